@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Train zoo models on a GPU machine, several side by side, and export each as a bundle.
+#
+#   KERAS_BACKEND=torch bash bench/zoo_gpu.sh OUT_DIR JOB [JOB ...]
+#
+# Each JOB is a name defined below: it trains into runs/<job>, exports zoo/<job>
+# (into OUT_DIR/zoo) and writes OUT_DIR/<job>.tar.gz plus OUT_DIR/<job>.log.
+# Corpora are text files made beforehand with `python3 -m helpers corpus ...`
+# (see zoo/README.md); tiny-shakespeare is read from ../shared/data or $SHAKESPEARE.
+set -u
+OUT=${1:?usage: zoo_gpu.sh OUT_DIR JOB...}; shift
+export KERAS_BACKEND=${KERAS_BACKEND:-torch} PYTHONUNBUFFERED=1
+SHAKESPEARE=${SHAKESPEARE:-../shared/data/tinyshakespeare/input.txt}
+DEVICE=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+DEVICE="${DEVICE:-CPU}, Keras $(python3 -c 'import keras; print(keras.__version__)') on ${KERAS_BACKEND}"
+mkdir -p "$OUT/zoo" runs
+
+job() {  # name corpus prompt data-note export-prompt -- train args...
+  local name=$1 corpus=$2 prompt=$3 data=$4; shift 4
+  local cmd="python3 -m helpers train $corpus --run-dir runs/$name $*"
+  {
+    echo "# $cmd"
+    python3 -m helpers train "$corpus" --run-dir "runs/$name" --fresh "$@" --prompt "$prompt"
+    python3 -m helpers export "runs/$name" --name "$name" --zoo-dir "$OUT/zoo" \
+      --prompt "$prompt" --data "$data" --command "KERAS_BACKEND=$KERAS_BACKEND $cmd" \
+      --device "$DEVICE" --val-text "$corpus"
+    tar -C "$OUT/zoo" -czf "$OUT/$name.tar.gz" "$name"
+  } > "$OUT/$name.log" 2>&1
+  echo "$name done: $(grep -c '^epoch' "$OUT/$name.log") epochs; $(grep 'TrainResult' "$OUT/$name.log")"
+}
+
+TS_DATA="tiny-shakespeare (Karpathy's char-rnn sample, 1,115,394 characters, public-domain text); nanoGPT's split: first 90% train, last 10% validation."
+GPU5="--seq-len 256 --batch-size 128 --steps-per-epoch 100 --epochs 100000 --schedule cosine-time --max-minutes 5"
+
+for j in "$@"; do
+  case $j in
+    shakespeare_2x512) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.25 --lr 3e-3 $GPU5 & ;;
+    shakespeare_2x512_d40) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.4 --lr 3e-3 $GPU5 & ;;
+    shakespeare_3x384) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 384 --layers 3 --dropout 0.25 --lr 3e-3 $GPU5 & ;;
+    *) echo "unknown job $j" ;;
+  esac
+done
+wait
+rm -rf "$OUT/zoo"
+ls -la "$OUT"

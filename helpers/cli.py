@@ -1,0 +1,260 @@
+"""Command line: ``python -m helpers <command> --help``.
+
+Commands
+  sample    generate text from a zoo model or a training run
+  train     train a model on a text file or folder (resumes an unfinished run)
+  evaluate  validation loss / bits per character of a model on a text
+  export    turn a training run into a zoo bundle with a model card
+  zoo       list the pretrained models
+  corpus    build a training text (gutenberg, hn, tweets, python, yelp)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_sampling(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--zoo", default=None, help="name of a pretrained model (see `zoo`)")
+    src.add_argument("--run", default=None, help="a training run folder (uses best.keras)")
+    p.add_argument("--prompt", default=None, help="text to start from (default: the model's)")
+    p.add_argument("--length", type=int, default=400, help="max tokens to generate (400)")
+    p.add_argument("-t", "--temperature", type=float, default=0.8,
+                   help="> 0; lower is safer and more repetitive, higher is wilder (0.8)")
+    p.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest only")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling, e.g. 0.9")
+    p.add_argument("--greedy", action="store_true", help="always take the likeliest token")
+    p.add_argument("-n", "--num", type=int, default=1, help="how many samples (batched)")
+    p.add_argument("--seed", type=int, default=None, help="make the output reproducible")
+    p.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
+    p.add_argument("--unknown", choices=["error", "unk", "drop"], default="error",
+                   help="what to do with prompt characters the model never saw")
+    p.add_argument("--out", default=None, help="also write the samples to this file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m helpers",
+        description="Character- and word-level text generation with LSTMs (Keras 3).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n"
+               "  python -m helpers sample --zoo shakespeare_char --prompt 'ROMEO:' -t 0.7\n"
+               "  python -m helpers train mybook.txt --run-dir runs/mybook --max-minutes 10\n"
+               "  python -m helpers sample --run runs/mybook -n 3",
+    )
+    sub = ap.add_subparsers(dest="subcommand", required=True)
+
+    p = sub.add_parser("sample", help="generate text", description="Generate text.")
+    _add_sampling(p)
+
+    p = sub.add_parser("train", help="train a model on a text",
+                       description="Train a character (or word) LSTM on a text file or folder. "
+                                   "Rerun with the same --run-dir to resume.")
+    p.add_argument("corpus", help="a text file or a folder of text files")
+    p.add_argument("--run-dir", default="runs/latest", help="checkpoints go here (runs/latest)")
+    p.add_argument("--word-level", action="store_true", help="words instead of characters")
+    p.add_argument("--max-words", type=int, default=10000, help="word vocabulary size")
+    p.add_argument("--min-count", type=int, default=1,
+                   help="rarer characters become the unknown token")
+    p.add_argument("--documents", action="store_true",
+                   help="the corpus holds documents wrapped in \\x02...\\x03")
+    p.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--units", type=int, default=256)
+    p.add_argument("--embed-dim", type=int, default=64)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--steps-per-epoch", type=int, default=200)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--schedule", choices=["cosine", "cosine-time", "constant"],
+                   default="cosine", help="cosine-time decays over --max-minutes")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
+    p.add_argument("--patience", type=int, default=None, help="early stopping (epochs)")
+    p.add_argument("--prompt", default="", help="start of the samples printed each epoch")
+    p.add_argument("--fresh", action="store_true", help="ignore an unfinished run, start over")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("evaluate", help="loss of a model on a text")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--zoo")
+    src.add_argument("--run")
+    p.add_argument("text", help="text file to score")
+    p.add_argument("--last-fraction", type=float, default=None,
+                   help="score only the last part (e.g. 0.1 = a 90/10 validation split)")
+
+    p = sub.add_parser("export", help="make a zoo bundle from a training run")
+    p.add_argument("run_dir")
+    p.add_argument("--name", required=True)
+    p.add_argument("--title", default=None)
+    p.add_argument("--data", default="", help="data source and licence, for the card")
+    p.add_argument("--command", default="", help="the training command, for the card")
+    p.add_argument("--device", default="", help="where it trained, for the card")
+    p.add_argument("--prompt", default="", help="default prompt")
+    p.add_argument("--val-text", default=None, help="text to report the validation loss on")
+    p.add_argument("--zoo-dir", default=None)
+
+    sub.add_parser("zoo", help="list the pretrained models")
+
+    p = sub.add_parser("corpus", help="build a training text from a source",
+                       description="Write a training text built from a source.")
+    p.add_argument("source", choices=["gutenberg", "hn", "tweets", "python", "yelp", "text"])
+    p.add_argument("inputs", nargs="*", help="ids (gutenberg), files or folders")
+    p.add_argument("--out", required=True, help="where to write the corpus")
+    p.add_argument("--mirror", default=None, help="Gutenberg mirror base URL")
+    p.add_argument("--max-chars", type=int, default=None)
+    return ap
+
+
+def _load(args):
+    from . import zoo
+
+    if args.run:
+        return zoo.load_run(args.run)
+    return zoo.load(args.zoo or "shakespeare_char")
+
+
+def cmd_sample(args) -> int:
+    from .textio import atomic_write_text
+
+    m = _load(args)
+    print(f"# {m!r}", file=sys.stderr)
+    t0 = time.perf_counter()
+    samples = m.generate(
+        args.prompt, length=args.length, temperature=args.temperature, n=args.num,
+        top_k=args.top_k, top_p=args.top_p, greedy=args.greedy, seed=args.seed, stop=args.stop,
+        unknown=args.unknown,
+    )
+    dt = time.perf_counter() - t0
+    chunks = []
+    for i, s in enumerate(samples):
+        head = f"--- sample {i + 1} (temperature {args.temperature}, stopped by {s.stopped_by}) ---"
+        chunks.append(f"{head}\n{s.full}\n")
+    text = "\n".join(chunks)
+    print(text)
+    n_tok = sum(len(s.token_ids) for s in samples)
+    print(f"# {n_tok} tokens in {dt:.2f}s ({n_tok / max(dt, 1e-9):,.0f} tokens/s)", file=sys.stderr)
+    if args.out:
+        atomic_write_text(args.out, text)
+        print(f"# written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .textio import read_texts
+    from .train import train
+    from .vocab import CharVocab, WordVocab
+
+    text = read_texts(args.corpus)
+    if args.word_level:
+        vocab = WordVocab.build(text, max_words=args.max_words, min_count=args.min_count)
+    else:
+        vocab = CharVocab.build(text, min_count=args.min_count)
+    mc = {"units": args.units, "layers": args.layers, "cell": args.cell,
+          "embed_dim": args.embed_dim, "dropout": args.dropout}
+    tc = {"seq_len": args.seq_len, "batch_size": args.batch_size, "epochs": args.epochs,
+          "steps_per_epoch": args.steps_per_epoch, "learning_rate": args.lr,
+          "schedule": args.schedule, "weight_decay": args.weight_decay,
+          "val_fraction": args.val_fraction, "max_minutes": args.max_minutes,
+          "patience": args.patience, "seed": args.seed}
+    r = train(text, args.run_dir, mc, tc, vocab=vocab, documents=args.documents,
+              resume=not args.fresh, prompt=args.prompt)
+    print(r)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import text_loss
+    from .textio import read_text
+
+    m = _load(args)
+    text = read_text(args.text)
+    if args.last_fraction:
+        text = text[int(len(text) * (1 - args.last_fraction)):]
+    r = text_loss(m.model, m.vocab, text)
+    print(json.dumps(r, indent=1))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .evaluate import text_loss
+    from .textio import read_text
+    from .zoo import ZOO_DIR, export_bundle, load_run, render_card
+
+    m = load_run(args.run_dir)
+    cfg = m.meta
+    hist_p = Path(args.run_dir) / "history.json"
+    history = json.loads(hist_p.read_text()) if hist_p.exists() else []
+    results = {}
+    if history:
+        best = min(history, key=lambda h: h["val_loss"])
+        results = {"val_loss": best["val_loss"], "val_bits": best["val_bits"],
+                   "epoch": best["epoch"], "seconds_to_best": best["seconds"],
+                   "seconds_total": history[-1]["seconds"], "epochs_run": len(history)}
+    if args.val_text:
+        vt = read_text(args.val_text)
+        vf = cfg.get("train", {}).get("val_fraction", 0.1)
+        results["val_loss_full_split"] = text_loss(m.model, m.vocab, vt[int(len(vt) * (1 - vf)):])
+    meta = {"name": args.name, "title": args.title or args.name, "data": args.data,
+            "command": args.command, "device": args.device, "documents": cfg.get("documents"),
+            "default_prompt": args.prompt, "train": cfg.get("train", {}), "results": results,
+            "backend": cfg.get("backend"), "history": history}
+    samples = {t: m.generator.generate(args.prompt, length=300, temperature=t, seed=1,
+                                       unknown="unk")[0].full for t in (0.5, 0.8, 1.0)}
+    meta["samples"] = {str(k): v for k, v in samples.items()}
+    dest = Path(args.zoo_dir or ZOO_DIR) / args.name
+    export_bundle(m.model, m.vocab, dest, meta, "")
+    from .zoo import load
+
+    bundle = load(args.name, zoo_dir=dest.parent)
+    (dest / "README.md").write_text(render_card(bundle.meta), encoding="utf-8")
+    print(f"exported {bundle!r} to {dest}")
+    return 0
+
+
+def cmd_zoo(args) -> int:
+    from .zoo import ZOO_DIR, available, load
+
+    names = available()
+    if not names:
+        print(f"No models in {ZOO_DIR}.")
+    for n in names:
+        print(load(n, verify=False))
+    return 0
+
+
+def cmd_corpus(args) -> int:
+    from .corpora import build_corpus
+    from .textio import atomic_write_text
+
+    text, stats = build_corpus(args.source, args.inputs, mirror=args.mirror,
+                               max_chars=args.max_chars)
+    atomic_write_text(args.out, text)
+    print(json.dumps(stats, indent=1, ensure_ascii=False))
+    return 0
+
+
+COMMANDS = {"sample": cmd_sample, "train": cmd_train, "evaluate": cmd_evaluate,
+            "export": cmd_export, "zoo": cmd_zoo, "corpus": cmd_corpus}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.subcommand](args)
+    except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
+        if os.environ.get("TEXTGEN_DEBUG"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,198 @@
+"""Measure models and what they write.
+
+* :func:`text_loss` - cross-entropy of a model on any text (nats and bits per token,
+  perplexity), in non-overlapping windows or with the state carried through.
+* :class:`NgramIndex` / :func:`novelty` - how much of a sample is copied from the
+  training corpus: the longest copied substring and the share of n-grams seen in
+  training, with hashed n-grams (NumPy, O(corpus) per n), not an O(n*m) scan.
+* :func:`distinct_n`, :func:`nearest_tfidf_distance`, :func:`compile_rate`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import keras
+import numpy as np
+
+from .engine import NumpyRNN
+from .vocab import Vocab
+from .windows import SequentialWindows
+
+__all__ = ["text_loss", "NgramIndex", "novelty", "distinct_n", "nearest_tfidf_distance",
+           "compile_rate", "compare_temperatures"]
+
+LN2 = math.log(2.0)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def text_loss(model: keras.Model, vocab: Vocab, text: str, seq_len: int = 256,
+              batch_size: int = 32, carry_state: bool = False, streams: int = 64) -> dict:
+    """Cross-entropy of ``model`` on ``text``.
+
+    ``carry_state=False``: non-overlapping windows of ``seq_len``, each from a zero
+    state (the usual validation number). ``carry_state=True``: the text is cut into
+    ``streams`` long pieces read token by token with the state carried (lower,
+    since the model always has context).
+    Returns nats and bits per token, perplexity and the token count.
+    """
+    ids = vocab.encode(text, errors="unk").astype(np.int64)
+    if len(ids) < 2:
+        raise ValueError("The text is too short to score (need at least 2 tokens).")
+    total, count = 0.0, 0
+    if carry_state:
+        eng = NumpyRNN.from_model(model)
+        n = (len(ids) - 1) // streams
+        if n < 1:
+            streams, n = 1, len(ids) - 1
+        x = ids[: streams * n].reshape(streams, n)
+        y = ids[1: streams * n + 1].reshape(streams, n)
+        state = eng.initial_state(streams)
+        for t in range(n):
+            logits, state = eng.step(x[:, t], state)
+            total -= float(_log_softmax(logits)[np.arange(streams), y[:, t]].sum())
+        count = streams * n
+    else:
+        seq_len = min(seq_len, len(ids) - 1)
+        data = SequentialWindows(ids, seq_len, batch_size)
+        for i in range(len(data)):
+            x, y = data[i]
+            logits = keras.ops.convert_to_numpy(model(x, training=False))
+            lp = _log_softmax(logits.astype(np.float64))
+            total -= float(np.take_along_axis(lp, y[..., None], axis=-1).sum())
+            count += y.size
+    nats = total / count
+    return {"nats": nats, "bits": nats / LN2, "perplexity": math.exp(nats), "tokens": count,
+            "carry_state": carry_state}
+
+
+# --- copying / novelty -------------------------------------------------------------
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+
+
+def _ngram_hashes(codes: np.ndarray, n: int) -> np.ndarray:
+    """64-bit polynomial hashes of every n-gram (wrapping arithmetic), vectorised."""
+    if len(codes) < n:
+        return np.zeros(0, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = np.zeros(len(codes) - n + 1, dtype=np.uint64)
+        for k in range(n):
+            h = h * _MULT + codes[k: len(codes) - n + 1 + k] + np.uint64(1)
+    return h
+
+
+class NgramIndex:
+    """Hashed n-gram sets of a corpus, built lazily per n and cached."""
+
+    def __init__(self, corpus: str):
+        if not corpus:
+            raise ValueError("The corpus is empty.")
+        self.corpus = corpus
+        self.codes = _codes(corpus)
+        self._sets: dict[int, np.ndarray] = {}
+
+    def __repr__(self) -> str:
+        return f"NgramIndex(chars={len(self.corpus):,}, cached_n={sorted(self._sets)})"
+
+    def hashes(self, n: int) -> np.ndarray:
+        if n not in self._sets:
+            self._sets[n] = np.unique(_ngram_hashes(self.codes, n))
+        return self._sets[n]
+
+    def seen(self, text: str, n: int) -> np.ndarray:
+        """Boolean per n-gram of ``text``: does it occur in the corpus?"""
+        h = _ngram_hashes(_codes(text), n)
+        return np.isin(h, self.hashes(n), assume_unique=False)
+
+    def longest_copied(self, text: str, max_n: int = 2000) -> tuple[int, str]:
+        """Length and text of the longest substring of ``text`` found in the corpus."""
+        lo, hi = 0, min(len(text), max_n, len(self.corpus))
+        best = ""
+        while lo < hi:  # binary search on the length: "some m-gram is seen" is monotone
+            mid = (lo + hi + 1) // 2
+            seen = self.seen(text, mid)
+            hit = np.flatnonzero(seen)
+            cand = [text[i:i + mid] for i in hit[:20] if text[i:i + mid] in self.corpus]
+            if cand:
+                lo, best = mid, cand[0]
+            else:
+                hi = mid - 1
+        return lo, best
+
+
+def novelty(sample: str, index: NgramIndex, n: int = 8) -> dict:
+    """How much of ``sample`` is copied: longest copied substring and the share of
+    its ``n``-grams that occur in the corpus (1.0 = every n-gram was seen)."""
+    seen = index.seen(sample, n)
+    longest, text = index.longest_copied(sample)
+    return {"longest_copied": longest, "longest_copied_text": text,
+            f"seen_{n}gram_share": float(seen.mean()) if len(seen) else 0.0,
+            "chars": len(sample)}
+
+
+def distinct_n(texts: Sequence[str] | str, n: int = 2, words: bool = True) -> float:
+    """Share of distinct n-grams among all n-grams (1.0 = no repetition)."""
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    grams: Counter = Counter()
+    for t in texts:
+        toks = t.split() if words else list(t)
+        grams.update(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
+    total = sum(grams.values())
+    return len(grams) / total if total else 0.0
+
+
+def nearest_tfidf_distance(samples: Sequence[str], documents: Sequence[str]) -> list[float]:
+    """Cosine distance (1 - similarity) of each sample's word TF-IDF vector to its
+    nearest document, as in the tweets seed (0 = a copy, 1 = nothing in common)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(lowercase=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        D = vec.fit_transform(list(documents))
+        S = vec.transform(list(samples))
+    sims = (S @ D.T).toarray()
+    return [float(1 - row.max()) if row.size else 1.0 for row in sims]
+
+
+def compile_rate(snippets: Iterable[str]) -> float:
+    """Share of code snippets that compile as Python."""
+    from .pysource import compiles
+
+    snippets = list(snippets)
+    return sum(compiles(s) for s in snippets) / len(snippets) if snippets else 0.0
+
+
+def compare_temperatures(generator, corpus_index: NgramIndex, temperatures=(0.3, 0.6, 0.9, 1.2),
+                         prompt: str = "", n: int = 4, length: int = 300, seed: int = 0,
+                         documents: Sequence[str] | None = None) -> list[dict]:
+    """One row of metrics per temperature: mean longest copy, seen 8-gram share,
+    distinct-2, mean model confidence, and (with ``documents``) TF-IDF distance."""
+    rows = []
+    for t in temperatures:
+        samples = generator.generate(prompt, length=length, temperature=t, n=n, seed=seed,
+                                     unknown="unk")
+        texts = [s.text for s in samples]
+        nov = [novelty(x, corpus_index) for x in texts if len(x) > 8]
+        row = {
+            "temperature": t,
+            "longest_copied": float(np.mean([v["longest_copied"] for v in nov])) if nov else 0.0,
+            "seen_8gram_share": float(np.mean([v["seen_8gram_share"] for v in nov])) if nov else 0.0,
+            "distinct_2": distinct_n(texts, 2),
+            "mean_confidence": float(np.mean([np.mean(s.probs) for s in samples if s.probs])),
+        }
+        if documents is not None:
+            row["tfidf_distance"] = float(np.mean(nearest_tfidf_distance(texts, documents)))
+        rows.append(row)
+    return rows

@@ -1,0 +1,144 @@
+"""The stacked-RNN language model and its one-step inference form.
+
+``build_model`` makes ``Embedding -> N x (LSTM | GRU) with dropout -> Dense logits``.
+The network reads integer token ids and returns unnormalised logits for the next
+token at every position (train it with ``from_logits=True``).
+
+``build_step_model`` makes a second Keras model that runs *one* token through the
+same layer objects (so it shares the trained weights) and carries the recurrent
+state in and out, which is what sampling needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import keras
+from keras import layers, ops
+
+__all__ = ["ModelConfig", "StepModel", "build_model", "build_step_model", "config_of", "count_params", "state_sizes",
+           "rnn_layers"]
+
+CELLS = {"lstm": layers.LSTM, "gru": layers.GRU}
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of the network. ``vocab_size`` must equal the vocabulary's size."""
+
+    vocab_size: int
+    embed_dim: int = 64
+    units: int = 256
+    layers: int = 2
+    cell: str = "lstm"
+    dropout: float = 0.1
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, not {self.cell!r}")
+        if self.vocab_size < 2 or self.units < 1 or self.layers < 1 or self.embed_dim < 1:
+            raise ValueError(f"Invalid sizes in {self}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("dropout must be in [0, 1)")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in fields})
+
+
+def build_model(config: ModelConfig, stateful_batch: int | None = None,
+                name: str = "char_rnn") -> keras.Model:
+    """Build the training/evaluation model (not compiled).
+
+    ``stateful_batch`` makes the recurrent layers stateful with that fixed batch
+    size, for truncated backpropagation through time with carried state.
+    """
+    cell = CELLS[config.cell]
+    inputs = keras.Input(shape=(None,), dtype="int32", batch_size=stateful_batch, name="tokens")
+    x = layers.Embedding(config.vocab_size, config.embed_dim, name="embedding")(inputs)
+    for i in range(config.layers):
+        x = cell(config.units, return_sequences=True, stateful=stateful_batch is not None,
+                 name=f"rnn_{i}")(x)
+        if config.dropout:
+            x = layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    logits = layers.Dense(config.vocab_size, name="logits", dtype="float32")(x)
+    model = keras.Model(inputs, logits, name=name)
+    model.textgen_config = config  # handy; the bundle stores it as JSON too
+    return model
+
+
+def rnn_layers(model: keras.Model) -> list:
+    """The recurrent layers of a model built by :func:`build_model`, in order."""
+    return [layer for layer in model.layers if isinstance(layer, (layers.LSTM, layers.GRU))]
+
+
+def config_of(model: keras.Model) -> ModelConfig:
+    """Recover the :class:`ModelConfig` of a model built by :func:`build_model`
+    (also after it was saved and loaded)."""
+    cfg = getattr(model, "textgen_config", None)
+    if cfg is not None:
+        return cfg
+    emb = model.get_layer("embedding")
+    rnns = rnn_layers(model)
+    if not rnns:
+        raise ValueError("This model has no LSTM/GRU layers; was it built by build_model()?")
+    drop = [layer.rate for layer in model.layers if isinstance(layer, layers.Dropout)]
+    return ModelConfig(
+        vocab_size=emb.input_dim, embed_dim=emb.output_dim, units=rnns[0].units,
+        layers=len(rnns), cell="gru" if isinstance(rnns[0], layers.GRU) else "lstm",
+        dropout=drop[0] if drop else 0.0,
+    )
+
+
+def state_sizes(model: keras.Model) -> list[int]:
+    """Sizes of the recurrent state tensors, layer by layer (h, c for LSTM; h for GRU)."""
+    sizes = []
+    for layer in rnn_layers(model):
+        sizes += [layer.units] * (2 if isinstance(layer, layers.LSTM) else 1)
+    return sizes
+
+
+class StepModel(keras.Model):
+    """One-step form of a model from :func:`build_model`; see :func:`build_step_model`."""
+
+    def __init__(self, model: keras.Model, **kwargs):
+        super().__init__(name=f"{model.name}_step", **kwargs)
+        self.embedding = model.get_layer("embedding")
+        self.cells = [layer.cell for layer in rnn_layers(model)]
+        self.n_states = [2 if isinstance(layer, layers.LSTM) else 1 for layer in rnn_layers(model)]
+        self.logits = model.get_layer("logits")
+
+    def call(self, inputs, training=False):
+        token, *states = inputs
+        x = self.embedding(token)
+        out_states, k = [], 0
+        for cell, n in zip(self.cells, self.n_states):
+            s = states[k:k + n]
+            k += n
+            x, new = cell(x, s if n == 2 else s[0], training=False)
+            out_states += list(new) if isinstance(new, (list, tuple)) else [new]
+        return [self.logits(x), *out_states]
+
+
+def build_step_model(model: keras.Model) -> keras.Model:
+    """One-step form of ``model``: ``[token[batch], *states] -> [logits[batch, V], *states]``.
+
+    It calls the *same* embedding, cell and dense layer objects as ``model``, so it
+    shares its weights (train more, and the step model sees the new weights).
+    Dropout is inactive here: this is inference.
+    """
+    return StepModel(model)
+
+
+def count_params(model: keras.Model) -> int:
+    return int(sum(ops.size(w) for w in model.weights))
+
+
+def describe(config: ModelConfig) -> str:
+    return json.dumps(config.to_dict())

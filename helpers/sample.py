@@ -1,0 +1,258 @@
+"""Generate text from a trained model: temperature, top-k, top-p, greedy and beam search.
+
+>>> gen = Generator(model, vocab)                               # doctest: +SKIP
+>>> gen.generate("ROMEO:", length=200, temperature=0.8, seed=1)[0].text  # doctest: +SKIP
+
+The prompt is read once to warm up the recurrent state; then each new token costs
+one step of :class:`helpers.engine.NumpyRNN` (no re-reading of a window per
+character as in the seeds). Several samples run side by side in one batch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .engine import NumpyRNN
+from .vocab import Vocab
+
+__all__ = ["Sample", "Generator", "sample_from_logits", "check_sampling_args", "softmax"]
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits.astype(np.float64) / temperature
+    z -= z.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def check_sampling_args(temperature: float, top_k: int | None = None,
+                        top_p: float | None = None) -> None:
+    """Raise ``ValueError`` with a clear message for impossible settings."""
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a number, got {temperature!r}") from None
+    if not math.isfinite(t) or t <= 0:
+        raise ValueError(
+            f"temperature must be a positive, finite number (got {temperature!r}); "
+            "use greedy=True for the most likely token at every step."
+        )
+    if top_k is not None and (int(top_k) != top_k or top_k < 1):
+        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+    if top_p is not None and not (0 < float(top_p) <= 1):
+        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
+
+
+def sample_from_logits(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
+                       top_p: float | None = None, rng: np.random.Generator | None = None,
+                       greedy: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one token per row of ``logits [B, V]``.
+
+    Returns ``(ids [B], p [B])`` where ``p`` is the probability the model (at
+    temperature 1, before truncation) gave to the chosen token.
+    """
+    logits = np.atleast_2d(logits)
+    p_model = softmax(logits)
+    if greedy:
+        ids = logits.argmax(axis=-1)
+        return ids, p_model[np.arange(len(ids)), ids]
+    check_sampling_args(temperature, top_k, top_p)
+    rng = rng or np.random.default_rng()
+    p = softmax(logits, temperature)
+    if top_k is not None and top_k < p.shape[-1]:
+        kth = np.partition(p, -top_k, axis=-1)[:, -top_k][:, None]
+        p = np.where(p >= kth, p, 0.0)
+    if top_p is not None and top_p < 1:
+        order = np.argsort(-p, axis=-1)
+        sorted_p = np.take_along_axis(p, order, axis=-1)
+        cum = np.cumsum(sorted_p, axis=-1) / sorted_p.sum(axis=-1, keepdims=True)
+        keep_sorted = cum - sorted_p / sorted_p.sum(axis=-1, keepdims=True) < top_p
+        keep = np.zeros_like(keep_sorted)
+        np.put_along_axis(keep, order, keep_sorted, axis=-1)
+        p = np.where(keep, p, 0.0)
+    p /= p.sum(axis=-1, keepdims=True)
+    u = rng.random((p.shape[0], 1))
+    ids = (np.cumsum(p, axis=-1) < u).sum(axis=-1)
+    ids = np.minimum(ids, p.shape[-1] - 1)
+    return ids, p_model[np.arange(len(ids)), ids]
+
+
+@dataclass
+class Sample:
+    """One generated text. ``probs[i]`` is how sure the model was of ``text[i]``'s token."""
+
+    text: str
+    prompt: str
+    token_ids: list[int] = field(repr=False, default_factory=list)
+    probs: list[float] = field(repr=False, default_factory=list)
+    stopped_by: str = "length"  # "length" | "end" | "stop:<string>"
+
+    def __str__(self) -> str:
+        return self.prompt + self.text
+
+    @property
+    def full(self) -> str:
+        return self.prompt + self.text
+
+
+class Generator:
+    """Sampling front end for a model + vocabulary pair.
+
+    Args:
+        model: a Keras model from ``build_model`` (or a ready :class:`NumpyRNN`).
+        vocab: the vocabulary the model was trained with.
+        documents: the model was trained on documents wrapped in start/end tokens:
+            prompts then begin with the start token, and the end token stops a sample.
+    """
+
+    def __init__(self, model, vocab: Vocab, documents: bool = False):
+        self.engine = model if isinstance(model, NumpyRNN) else NumpyRNN.from_model(model)
+        if self.engine.vocab_size != len(vocab):
+            raise ValueError(
+                f"The vocabulary has {len(vocab)} tokens but the model expects "
+                f"{self.engine.vocab_size}: they do not belong together. Load the vocab.json "
+                "saved next to this model."
+            )
+        self.vocab = vocab
+        self.documents = documents
+
+    def __repr__(self) -> str:
+        return f"Generator({self.engine!r}, vocab={len(self.vocab)}, documents={self.documents})"
+
+    # --- prompt handling -------------------------------------------------------------
+    def encode_prompt(self, prompt: str, unknown: str = "error") -> np.ndarray:
+        """Encode a prompt. ``unknown="error"`` raises on tokens outside the vocabulary
+        (naming them); ``"unk"`` maps them to the unknown token; ``"drop"`` removes them."""
+        if unknown not in ("error", "unk", "drop"):
+            raise ValueError("unknown must be 'error', 'unk' or 'drop'")
+        missing = self.vocab.unknown(prompt)
+        if missing and unknown == "error":
+            shown = ", ".join(repr(m) for m in missing[:10])
+            raise ValueError(
+                f"The prompt has {len(missing)} token(s) the model never saw: {shown}. "
+                "Pass unknown='unk' to map them to the unknown token, or 'drop' to remove them."
+            )
+        if missing and unknown == "drop":
+            toks = [t for t in self.vocab.tokenize(prompt) if t in self.vocab.index]
+            ids = np.array([self.vocab.index[t] for t in toks], dtype=np.int64)
+        else:
+            ids = self.vocab.encode(prompt, errors="unk").astype(np.int64)
+        if self.documents and self.vocab.start_id is not None and (
+                len(ids) == 0 or ids[0] != self.vocab.start_id):
+            ids = np.concatenate([[self.vocab.start_id], ids])
+        if len(ids) == 0:
+            seed_tok = "\n" if "\n" in self.vocab.index else self.vocab.tokens[-1]
+            ids = np.array([self.vocab.index[seed_tok]])
+        return ids
+
+    def _warm(self, ids: np.ndarray, n: int):
+        state = self.engine.initial_state(n)
+        logits = None
+        for t in ids:
+            logits, state = self.engine.step(np.full(n, t), state)
+        return logits, state
+
+    # --- sampling ----------------------------------------------------------------
+    def generate(
+        self,
+        prompt: str = "",
+        length: int = 300,
+        temperature: float = 1.0,
+        n: int = 1,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_at_end: bool = True,
+        unknown: str = "error",
+        stream: bool | Callable[[str], None] = False,
+    ) -> list[Sample]:
+        """Generate ``n`` continuations of ``prompt`` of up to ``length`` tokens.
+
+        ``stop``: string(s) that end a sample (the stop string is not kept);
+        ``stop_at_end``: the end token ends a sample; ``seed``: reproducible output;
+        ``stream``: print the first sample as it is generated (or pass a callback).
+        """
+        if not greedy:
+            check_sampling_args(temperature, top_k, top_p)
+        if n < 1 or length < 0:
+            raise ValueError("n must be >= 1 and length >= 0")
+        stops = [stop] if isinstance(stop, str) else list(stop or [])
+        rng = np.random.default_rng(seed)
+        ids = self.encode_prompt(prompt, unknown)
+        logits, state = self._warm(ids, n)
+        out_ids = [[] for _ in range(n)]
+        out_p = [[] for _ in range(n)]
+        texts = [""] * n
+        stopped = ["length"] * n
+        alive = np.ones(n, dtype=bool)
+        end_id = self.vocab.end_id if stop_at_end else None
+        emit = (lambda s: (sys.stdout.write(s), sys.stdout.flush())) if stream is True else stream
+        for _ in range(length):
+            tok, p = sample_from_logits(logits, temperature, top_k, top_p, rng, greedy)
+            for b in np.flatnonzero(alive):
+                t = int(tok[b])
+                if end_id is not None and t == end_id:
+                    alive[b], stopped[b] = False, "end"
+                    continue
+                piece = self.vocab.decode([t]) if self.vocab.kind == "char" else None
+                out_ids[b].append(t)
+                out_p[b].append(float(p[b]))
+                if piece is None:
+                    texts[b] = self.vocab.decode(out_ids[b])
+                    new_text = texts[b]
+                else:
+                    texts[b] += piece
+                    new_text = texts[b]
+                if emit and b == 0:
+                    emit(piece if piece is not None else " " + self.vocab.tokens[t])
+                for s in stops:
+                    if s and new_text.endswith(s):
+                        texts[b] = new_text[: -len(s)]
+                        alive[b], stopped[b] = False, f"stop:{s}"
+                        break
+            if not alive.any():
+                break
+            logits, state = self.engine.step(tok, state)
+        if emit:
+            emit("\n")
+        return [Sample(texts[b], prompt, out_ids[b], out_p[b], stopped[b]) for b in range(n)]
+
+    def beam_search(self, prompt: str = "", length: int = 100, width: int = 5,
+                    unknown: str = "error") -> Sample:
+        """The (approximately) most likely continuation: keep the ``width`` best
+        partial sequences by total log-probability at every step."""
+        if width < 1:
+            raise ValueError("width must be >= 1")
+        ids = self.encode_prompt(prompt, unknown)
+        logits, state = self._warm(ids, 1)
+        beams = [([], 0.0, [s[0] for s in state], logits[0])]
+        end_id = self.vocab.end_id
+        finished = []
+        for _ in range(length):
+            cands = []
+            for toks, score, st, lg in beams:
+                logp = np.log(softmax(lg[None])[0] + 1e-12)
+                for t in np.argsort(-logp)[:width]:
+                    cands.append((toks + [int(t)], score + float(logp[t]), st))
+            cands.sort(key=lambda c: -c[1])
+            cands = cands[:width]
+            beams = []
+            live = [c for c in cands if c[0][-1] != end_id]
+            finished += [c for c in cands if c[0][-1] == end_id]
+            if not live:
+                break
+            tok = np.array([c[0][-1] for c in live])
+            st = [np.stack([c[2][k] for c in live]) for k in range(len(live[0][2]))]
+            lg, st = self.engine.step(tok, st)
+            beams = [(c[0], c[1], [s[i] for s in st], lg[i]) for i, c in enumerate(live)]
+        pool = finished + [(b[0], b[1]) for b in beams]
+        best = max(pool, key=lambda c: c[1] / max(1, len(c[0])))
+        toks = [t for t in best[0] if t != end_id]
+        return Sample(self.vocab.decode(toks), prompt, toks, [], "beam")

@@ -1,0 +1,155 @@
+"""Reading text safely and writing files atomically.
+
+Every file this project writes goes through :func:`atomic_write_bytes` (or the
+:func:`atomic_path` context manager for libraries that want a path): the data is
+written to a temporary file in the same folder and renamed over the target, so a
+killed process never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = [
+    "CorpusError",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "decode_text",
+    "read_text",
+    "read_texts",
+]
+
+
+class CorpusError(ValueError):
+    """A corpus (file, folder or downloaded text) cannot be used for training."""
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; rename it over ``target`` on success.
+
+    On an exception the temporary file is removed and ``target`` is untouched.
+    ``suffix`` defaults to the target's suffix (Keras insists on ``.keras``).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
+        dir=target.parent,
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:  # make the bytes durable before the rename
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``target`` atomically (temp file + rename)."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+def atomic_write_text(target: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``target`` atomically."""
+    return atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def atomic_write_json(target: str | os.PathLike, obj, indent: int | None = 1) -> Path:
+    """Write ``obj`` as JSON (UTF-8, keys in order) atomically."""
+    return atomic_write_text(target, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
+
+
+def _looks_binary(data: bytes) -> bool:
+    """True when ``data`` is not text: NUL bytes, or many control bytes."""
+    sample = data[:65536]
+    if not sample:
+        return False
+    if b"\x00" in sample and not (sample.startswith((b"\xff\xfe", b"\xfe\xff"))):
+        return True
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27, 2, 3, 4))
+    return control / len(sample) > 0.05
+
+
+def decode_text(data: bytes, name: str = "<bytes>") -> str:
+    """Decode bytes of a text file to ``str`` with ``\\n`` line endings.
+
+    Tries UTF-8 (with or without BOM) and UTF-16 with a BOM, then falls back to
+    Windows-1252 / Latin-1 for legacy files. Raises :class:`CorpusError` for
+    binary data.
+    """
+    if _looks_binary(data):
+        raise CorpusError(
+            f"{name} looks like a binary file, not text (it has NUL or control bytes). "
+            "Give a plain-text file (.txt, .md, .py, .csv, ...)."
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                text = data.decode("latin-1")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_text(path: str | os.PathLike, allow_empty: bool = False) -> str:
+    """Read one text file with :func:`decode_text`; refuse empty and binary files."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No such file: {path}")
+    if path.is_dir():
+        raise CorpusError(f"{path} is a folder; use read_texts() for folders of text files.")
+    text = decode_text(path.read_bytes(), name=str(path))
+    if not allow_empty and not text.strip():
+        raise CorpusError(f"{path} is empty: a corpus needs some text to learn from.")
+    return text
+
+
+TEXT_SUFFIXES = (".txt", ".md", ".rst", ".py", ".csv", ".json", ".html", ".tex", ".text", "")
+
+
+def read_texts(
+    path: str | os.PathLike, suffixes: tuple[str, ...] = TEXT_SUFFIXES, separator: str = "\n\n"
+) -> str:
+    """Read a text file, or every text file under a folder joined by ``separator``.
+
+    Binary files found inside a folder are skipped (and listed in the error if no
+    text file remains); a single binary file is an error.
+    """
+    path = Path(path)
+    if path.is_file():
+        return read_text(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"No such file or folder: {path}")
+    parts, skipped = [], []
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        if f.name.startswith(".") or f.suffix.lower() not in suffixes:
+            continue
+        try:
+            parts.append(read_text(f))
+        except CorpusError:
+            skipped.append(f.name)
+    if not parts:
+        extra = f" (skipped as binary or empty: {', '.join(skipped[:5])})" if skipped else ""
+        raise CorpusError(f"No text files found under {path}{extra}.")
+    return separator.join(parts)

@@ -1,0 +1,307 @@
+"""Train a model on a corpus, with checkpoints that survive a killed run.
+
+``train(text, run_dir)`` does everything: builds (or reloads) the vocabulary,
+encodes the corpus once, splits it (first 90% train, last 10% validation), builds
+the model, and calls ``model.fit`` on random windows. Every epoch it
+
+* scores the whole validation split (loss in nats per token, and bits per token),
+* writes ``last.keras`` (model + optimizer, for resuming) and, when validation
+  improved, ``best.keras``, both atomically,
+* appends to ``history.csv`` / ``history.json``, and prints a few samples.
+
+Run it again with the same ``run_dir`` and it resumes after the last finished
+epoch. A wall-clock budget (``max_minutes``) ends training cleanly.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .model import ModelConfig, build_model, config_of, count_params
+from .textio import CorpusError, atomic_path, atomic_write_json, atomic_write_text
+from .vocab import CharVocab, Vocab, load_vocab
+from .windows import SequentialWindows, WindowDataset, split_ids
+
+__all__ = ["TrainConfig", "TrainResult", "train", "compile_model", "prepare_ids"]
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Defaults suit a CPU; see the zoo model cards for GPU settings."""
+
+    seq_len: int = 128
+    batch_size: int = 64
+    epochs: int = 20
+    steps_per_epoch: int | None = 200
+    learning_rate: float = 2e-3
+    # "cosine": decay over all planned steps, with warmup; "cosine-time": decay over the
+    # wall-clock budget ``max_minutes`` (ends annealed whenever time runs out); "constant"
+    schedule: str = "cosine"
+    warmup_steps: int = 100
+    min_lr_fraction: float = 0.05
+    clipnorm: float | None = 1.0
+    weight_decay: float = 0.0
+    val_fraction: float = 0.1
+    val_max_tokens: int | None = 500_000
+    patience: int | None = None  # early stopping on validation loss
+    max_minutes: float | None = None  # wall-clock budget for this run
+    samples_per_epoch: int = 1
+    sample_length: int = 200
+    sample_temperatures: tuple[float, ...] = (0.5, 1.0)
+    seed: int = 0
+    verbose: int | str = "auto"
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["sample_temperatures"] = list(self.sample_temperatures)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
+        if "sample_temperatures" in d:
+            d["sample_temperatures"] = tuple(d["sample_temperatures"])
+        return cls(**d)
+
+
+@dataclass
+class TrainResult:
+    model: keras.Model
+    vocab: Vocab
+    run_dir: Path
+    history: list[dict] = field(default_factory=list)
+    best_val_loss: float = math.inf
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        return (f"TrainResult(run_dir={str(self.run_dir)!r}, epochs={len(self.history)}, "
+                f"best_val_loss={self.best_val_loss:.4f} nats/token "
+                f"({self.best_val_loss / LN2:.3f} bits), seconds={self.seconds:.0f})")
+
+
+def compile_model(model: keras.Model, config: TrainConfig, total_steps: int) -> keras.Model:
+    """Adam(W) with optional cosine decay + warmup and gradient clipping."""
+    lr = config.learning_rate
+    if config.schedule == "cosine":
+        warm = min(config.warmup_steps, max(1, total_steps // 10))
+        lr = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate * 0.1 if warm else config.learning_rate,
+            decay_steps=max(1, total_steps - warm), alpha=config.min_lr_fraction,
+            warmup_target=config.learning_rate if warm else None, warmup_steps=warm,
+        )
+    elif config.schedule == "cosine-time":
+        if not config.max_minutes:
+            raise ValueError("schedule='cosine-time' needs max_minutes (the time to decay over)")
+    elif config.schedule != "constant":
+        raise ValueError("schedule must be 'cosine', 'cosine-time' or 'constant'")
+    if config.weight_decay:
+        opt = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay, clipnorm=config.clipnorm)
+    else:
+        opt = keras.optimizers.Adam(lr, clipnorm=config.clipnorm)
+    model.compile(optimizer=opt,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def prepare_ids(text: str, vocab: Vocab) -> np.ndarray:
+    """Encode a corpus once, compactly (uint8 for up to 256 tokens)."""
+    if not text or not text.strip():
+        raise CorpusError("The corpus is empty: nothing to train on.")
+    return vocab.encode(text, errors="unk")
+
+
+class _EpochEnd(keras.callbacks.Callback):
+    """Checkpoints, history, samples and the time budget, in one place and in order."""
+
+    def __init__(self, run_dir: Path, vocab: Vocab, cfg: TrainConfig, documents: bool,
+                 best: float, history: list[dict], t_start: float, elapsed0: float,
+                 prompt: str):
+        super().__init__()
+        self.run_dir, self.vocab, self.cfg, self.documents = run_dir, vocab, cfg, documents
+        self.best, self.history = best, history
+        self.t_start, self.elapsed0 = t_start, elapsed0
+        self.bad_epochs = 0
+        self.prompt = prompt
+        self.step = 0
+
+    def elapsed(self) -> float:
+        return self.elapsed0 + time.time() - self.t_start
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.step += 1
+        if self.cfg.schedule == "cosine-time" and (self.step % 10 == 1 or self.step < 200):
+            self.model.optimizer.learning_rate.assign(self.time_lr())
+
+    def time_lr(self) -> float:
+        """Learning rate of the "cosine-time" schedule: linear warmup over
+        ``warmup_steps`` then cosine decay over the fraction of the time budget used."""
+        c = self.cfg
+        frac = min(1.0, self.elapsed() / (c.max_minutes * 60))
+        floor = c.learning_rate * c.min_lr_fraction
+        lr = floor + (c.learning_rate - floor) * 0.5 * (1 + math.cos(math.pi * frac))
+        if c.warmup_steps and self.step < c.warmup_steps:
+            lr *= (self.step + 1) / c.warmup_steps
+        return lr
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.cfg.max_minutes is not None and self.elapsed() > self.cfg.max_minutes * 60:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        val = float(logs.get("val_loss", logs.get("loss", math.nan)))
+        row = {
+            "epoch": epoch + 1,
+            "seconds": round(self.elapsed(), 1),
+            "loss": round(float(logs.get("loss", math.nan)), 5),
+            "val_loss": round(val, 5),
+            "val_bits": round(val / LN2, 5),
+            "lr": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+        }
+        self.history.append(row)
+        logs["val_bits"] = row["val_bits"]
+        improved = val < self.best
+        if improved:
+            self.best = val
+            self.bad_epochs = 0
+            with atomic_path(self.run_dir / "best.keras") as tmp:
+                self.model.save(tmp)
+        else:
+            self.bad_epochs += 1
+        with atomic_path(self.run_dir / "last.keras") as tmp:
+            self.model.save(tmp)
+        _write_history(self.run_dir, self.history)
+        atomic_write_json(self.run_dir / "state.json", {
+            "epoch": epoch + 1, "best_val_loss": self.best, "elapsed_seconds": self.elapsed(),
+        })
+        print(f"\nepoch {epoch + 1}: val_loss {val:.4f} nats/token = {val / LN2:.3f} bits"
+              f"{' (best, saved)' if improved else ''}; {row['seconds']:.0f}s elapsed", flush=True)
+        if self.cfg.samples_per_epoch:
+            self._print_samples(epoch)
+        if self.cfg.patience is not None and self.bad_epochs >= self.cfg.patience:
+            print(f"early stop: no improvement in {self.cfg.patience} epochs", flush=True)
+            self.model.stop_training = True
+
+    def _print_samples(self, epoch: int):
+        from .sample import Generator
+
+        gen = Generator(self.model, self.vocab, documents=self.documents)
+        for t in self.cfg.sample_temperatures:
+            for s in gen.generate(self.prompt, length=self.cfg.sample_length, temperature=t,
+                                  n=self.cfg.samples_per_epoch, seed=epoch, unknown="unk"):
+                print(f"--- sample, temperature {t} ---\n{s.full}", flush=True)
+
+
+def _write_history(run_dir: Path, history: list[dict]) -> None:
+    atomic_write_json(run_dir / "history.json", history)
+    buf = io.StringIO()
+    if history:
+        w = csv.DictWriter(buf, fieldnames=list(history[0]))
+        w.writeheader()
+        w.writerows(history)
+    atomic_write_text(run_dir / "history.csv", buf.getvalue())
+
+
+def train(
+    text: str,
+    run_dir: str | os.PathLike = "runs/latest",
+    model_config: ModelConfig | dict | None = None,
+    train_config: TrainConfig | dict | None = None,
+    vocab: Vocab | None = None,
+    documents: bool = False,
+    resume: bool = True,
+    prompt: str = "",
+    callbacks: list | None = None,
+) -> TrainResult:
+    """Train (or resume training) a model on ``text``; see the module docstring.
+
+    Args:
+        text: the corpus.
+        run_dir: where checkpoints, vocabulary and history go. If it holds an
+            unfinished run with the same vocabulary, training continues from it.
+        model_config: network sizes (``vocab_size`` is filled in for you).
+        train_config: optimisation settings.
+        vocab: defaults to a character vocabulary built from ``text``.
+        documents: ``text`` is documents wrapped in start/end tokens (postings, tweets).
+        prompt: what the per-epoch samples start from.
+    """
+    tc = train_config if isinstance(train_config, TrainConfig) else TrainConfig.from_dict(
+        train_config or {})
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(tc.seed)
+
+    state_path, last_path = run_dir / "state.json", run_dir / "last.keras"
+    resuming = resume and state_path.exists() and last_path.exists()
+    if resuming:
+        saved_vocab = load_vocab(run_dir / "vocab.json")
+        if vocab is not None and vocab != saved_vocab:
+            raise ValueError(f"{run_dir} holds a run with a different vocabulary; use another "
+                             "run_dir or resume=False to start over.")
+        vocab = saved_vocab
+    vocab = vocab or CharVocab.build(text)
+    ids = prepare_ids(text, vocab)
+    train_ids, val_ids = split_ids(ids, tc.val_fraction)
+    if tc.val_max_tokens and len(val_ids) > tc.val_max_tokens:
+        val_ids = val_ids[: tc.val_max_tokens]
+    if len(val_ids) < tc.seq_len + 1:
+        raise CorpusError(
+            f"The corpus ({len(ids):,} tokens) is too small: its validation split has "
+            f"{len(val_ids)} tokens, fewer than one window of {tc.seq_len}. Use more text or a "
+            "smaller seq_len."
+        )
+    data = WindowDataset(train_ids, tc.seq_len, tc.batch_size, tc.steps_per_epoch, seed=tc.seed)
+    val = SequentialWindows(val_ids, tc.seq_len, tc.batch_size)
+    total_steps = tc.epochs * len(data)
+
+    history: list[dict] = []
+    best, initial_epoch, elapsed0 = math.inf, 0, 0.0
+    if resuming:
+        state = json.loads(state_path.read_text())
+        model = keras.models.load_model(last_path)
+        initial_epoch = int(state["epoch"])
+        best = float(state["best_val_loss"])
+        elapsed0 = float(state.get("elapsed_seconds", 0.0))
+        hist_path = run_dir / "history.json"
+        history = json.loads(hist_path.read_text()) if hist_path.exists() else []
+        history = [h for h in history if h["epoch"] <= initial_epoch]
+        data.epoch = initial_epoch
+        print(f"Resuming {run_dir} after epoch {initial_epoch} (best val_loss {best:.4f}).")
+    else:
+        mc = model_config if isinstance(model_config, ModelConfig) else None
+        if mc is None:
+            mc = ModelConfig(**{**(model_config or {}), "vocab_size": len(vocab)})
+        if mc.vocab_size != len(vocab):
+            mc = dataclasses.replace(mc, vocab_size=len(vocab))
+        model = build_model(mc)
+        compile_model(model, tc, total_steps)
+        vocab.save(run_dir / "vocab.json")
+    atomic_write_json(run_dir / "config.json", {
+        "model": config_of(model).to_dict(), "train": tc.to_dict(), "documents": documents,
+        "vocab_fingerprint": vocab.fingerprint(), "params": count_params(model),
+        "backend": keras.backend.backend(),
+    })
+    if initial_epoch >= tc.epochs:
+        print(f"{run_dir} already finished {initial_epoch} epochs; raise epochs to train more.")
+    end = _EpochEnd(run_dir, vocab, tc, documents, best, history, time.time(), elapsed0, prompt)
+    t0 = time.time()
+    model.fit(data, validation_data=val, epochs=tc.epochs, initial_epoch=initial_epoch,
+              callbacks=[end, *(callbacks or [])], verbose=tc.verbose)
+    best_path = run_dir / "best.keras"
+    if best_path.exists():
+        model = keras.models.load_model(best_path)
+    return TrainResult(model, vocab, run_dir, end.history, end.best, time.time() - t0)

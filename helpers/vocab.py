@@ -1,0 +1,284 @@
+"""Character and word vocabularies: build from a corpus, encode, decode, save as JSON.
+
+>>> v = CharVocab.build("hello world", min_count=1)
+>>> v.decode(v.encode("hello"))
+'hello'
+
+Special tokens follow the seed blog post: ``\\x02`` starts a document, ``\\x03``
+ends it, ``\\x04`` stands for any character that is not in the vocabulary
+(characters rarer than ``min_count`` are mapped to it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .textio import CorpusError, atomic_write_json
+
+__all__ = ["START", "END", "UNK", "Vocab", "CharVocab", "WordVocab", "load_vocab"]
+
+START, END, UNK = "\x02", "\x03", "\x04"
+
+
+class Vocab:
+    """Shared logic of :class:`CharVocab` and :class:`WordVocab` (token <-> id)."""
+
+    kind = "base"
+
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        unk: str | None = UNK,
+        start: str | None = START,
+        end: str | None = END,
+        counts: dict[str, int] | None = None,
+    ):
+        tokens = list(tokens)
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("Vocabulary tokens must be unique.")
+        for special in (unk, start, end):
+            if special is not None and special not in tokens:
+                raise ValueError(f"Special token {special!r} is not among the tokens.")
+        self.tokens: list[str] = tokens
+        self.index: dict[str, int] = {t: i for i, t in enumerate(tokens)}
+        self.unk, self.start, self.end = unk, start, end
+        self.counts = dict(counts or {})
+
+    # --- token streams (overridden by subclasses) ---------------------------------
+    def tokenize(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        raise NotImplementedError
+
+    # --- public API -----------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.index
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocab) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        shown = ", ".join(repr(t) for t in self.tokens[:8])
+        more = ", ..." if len(self) > 8 else ""
+        return f"{type(self).__name__}(size={len(self)}, tokens=[{shown}{more}])"
+
+    @property
+    def size(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def unk_id(self) -> int | None:
+        return None if self.unk is None else self.index[self.unk]
+
+    @property
+    def start_id(self) -> int | None:
+        return None if self.start is None else self.index[self.start]
+
+    @property
+    def end_id(self) -> int | None:
+        return None if self.end is None else self.index[self.end]
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Smallest unsigned integer type that holds every id (compact corpora)."""
+        return np.dtype(np.uint8 if len(self) <= 256 else np.uint16 if len(self) <= 65536 else np.uint32)
+
+    def unknown(self, text: str) -> list[str]:
+        """Tokens of ``text`` that the vocabulary does not know, in order of appearance."""
+        seen: dict[str, None] = {}
+        for t in self.tokenize(text):
+            if t not in self.index:
+                seen.setdefault(t)
+        return list(seen)
+
+    def encode(self, text: str, errors: str = "unk") -> np.ndarray:
+        """Encode ``text`` to an array of ids.
+
+        ``errors="unk"`` maps unknown tokens to the unknown token (an error if the
+        vocabulary has none); ``errors="strict"`` raises ``KeyError`` naming them.
+        """
+        if errors not in ("unk", "strict"):
+            raise ValueError("errors must be 'unk' or 'strict'")
+        toks = self.tokenize(text)
+        get = self.index.get
+        if errors == "strict" or self.unk is None:
+            missing = [t for t in dict.fromkeys(toks) if t not in self.index]
+            if missing:
+                shown = ", ".join(repr(m) for m in missing[:10])
+                raise KeyError(
+                    f"{len(missing)} token(s) not in the vocabulary: {shown}. "
+                    "Use errors='unk' to map them to the unknown token."
+                )
+        unk = self.unk_id if self.unk_id is not None else -1
+        return np.fromiter((get(t, unk) for t in toks), dtype=self.dtype, count=len(toks))
+
+    def decode(self, ids: Iterable[int], specials: bool = True) -> str:
+        """Turn ids back into text. ``specials=False`` drops start/end/unk tokens."""
+        drop = set() if specials else {self.start, self.end, self.unk}
+        toks = [self.tokens[int(i)] for i in ids]
+        return self.detokenize(t for t in toks if t not in drop)
+
+    def fingerprint(self) -> str:
+        """Short hash of the token list: two vocabularies match iff these match."""
+        blob = json.dumps([self.kind, self.tokens], ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "tokens": self.tokens,
+            "unk": self.unk,
+            "start": self.start,
+            "end": self.end,
+            "extra": self._extra(),
+        }
+
+    def _extra(self) -> dict:
+        return {}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save as JSON (atomically)."""
+        d = self.to_dict()
+        d["counts"] = {t: self.counts[t] for t in self.tokens if t in self.counts}
+        return atomic_write_json(path, d, indent=None)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Vocab:
+        return cls(d["tokens"], unk=d.get("unk"), start=d.get("start"), end=d.get("end"),
+                   counts=d.get("counts"), **d.get("extra", {}))
+
+
+class CharVocab(Vocab):
+    """One token per character."""
+
+    kind = "char"
+
+    def tokenize(self, text: str) -> list[str]:
+        return list(text)
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        return "".join(tokens)
+
+    def encode(self, text: str, errors: str = "unk") -> np.ndarray:
+        # Fast path: a lookup table over code points instead of a Python loop.
+        if not text:
+            return np.zeros(0, dtype=self.dtype)
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        top = int(cps.max())
+        table_size = max(top, max(ord(t) for t in self.tokens)) + 1
+        if table_size > 5_000_000:  # absurd code points: fall back to the generic path
+            return super().encode(text, errors)
+        table = np.full(table_size, -1, dtype=np.int64)
+        for t, i in self.index.items():
+            table[ord(t)] = i
+        ids = table[cps]
+        bad = ids < 0
+        if bad.any():
+            if errors == "strict" or self.unk is None:
+                return super().encode(text, "strict")  # raises with the names
+            ids[bad] = self.unk_id
+        return ids.astype(self.dtype)
+
+    @classmethod
+    def build(
+        cls,
+        text: str,
+        min_count: int = 1,
+        max_size: int | None = None,
+        specials: bool = True,
+    ) -> CharVocab:
+        """Build from a corpus. Characters seen fewer than ``min_count`` times (or
+        beyond the ``max_size`` most frequent) become the unknown token."""
+        if not text:
+            raise CorpusError("Cannot build a vocabulary from an empty corpus.")
+        counts = Counter(text)
+        kept = [c for c, n in counts.most_common() if n >= min_count]
+        for s in (START, END, UNK):
+            if s in kept:
+                kept.remove(s)
+        if max_size is not None:
+            kept = kept[: max(1, max_size - (3 if specials else 0))]
+        kept.sort()
+        tokens = ([START, END, UNK] if specials else []) + kept
+        if specials:
+            return cls(tokens, counts=dict(counts))
+        return cls(tokens, unk=None, start=None, end=None, counts=dict(counts))
+
+    def rare(self) -> dict[str, int]:
+        """Characters of the corpus that did not make it into the vocabulary, with counts."""
+        return {c: n for c, n in sorted(self.counts.items(), key=lambda kv: -kv[1]) if c not in self.index}
+
+
+_WORD_RE = re.compile(r"</?s>|<unk>|\n|[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_+", re.UNICODE)
+_NO_SPACE_BEFORE = set(".,;:!?)]}'\"%")
+_NO_SPACE_AFTER = set("([{\"'")
+
+
+class WordVocab(Vocab):
+    """Words, punctuation marks and newlines as tokens (top-N words, the rest unknown)."""
+
+    kind = "word"
+
+    def __init__(self, tokens, unk="<unk>", start="<s>", end="</s>", counts=None, lower=True):
+        super().__init__(tokens, unk=unk, start=start, end=end, counts=counts)
+        self.lower = lower
+
+    def _extra(self) -> dict:
+        return {"lower": self.lower}
+
+    def tokenize(self, text: str) -> list[str]:
+        if self.lower:
+            text = text.lower()
+        text = text.replace(START, " <s> ").replace(END, " </s> ")
+        return _WORD_RE.findall(text)
+
+    def detokenize(self, tokens: Iterable[str]) -> str:
+        parts: list[str] = []
+        prev = "\n"
+        for t in tokens:
+            if t == "\n" or prev == "\n" or t in _NO_SPACE_BEFORE or prev in _NO_SPACE_AFTER:
+                parts.append(t)
+            else:
+                parts.append(" " + t)
+            prev = t
+        return "".join(parts)
+
+    @classmethod
+    def build(cls, text: str, max_words: int = 10000, min_count: int = 1,
+              lower: bool = True) -> WordVocab:
+        """Keep the ``max_words`` most frequent tokens seen at least ``min_count`` times."""
+        if not text.strip():
+            raise CorpusError("Cannot build a vocabulary from an empty corpus.")
+        probe = cls(["<unk>", "<s>", "</s>"], lower=lower)
+        counts = Counter(probe.tokenize(text))
+        for s in ("<unk>", "<s>", "</s>"):
+            counts.pop(s, None)
+        kept = [w for w, n in counts.most_common(max(0, max_words - 3)) if n >= min_count]
+        return cls(["<unk>", "<s>", "</s>"] + kept, counts=dict(counts), lower=lower)
+
+
+def load_vocab(path: str | os.PathLike) -> Vocab:
+    """Load a vocabulary saved with :meth:`Vocab.save` (char or word)."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Vocabulary file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"Vocabulary file {path} is not valid JSON ({e}); is it truncated?") from e
+    kinds = {"char": CharVocab, "word": WordVocab}
+    if not isinstance(d, dict) or d.get("kind") not in kinds:
+        raise ValueError(f"{path} is not a vocabulary file (no 'kind' of char/word).")
+    return kinds[d["kind"]].from_dict(d)

@@ -1,0 +1,96 @@
+"""Training windows cut on the fly from one encoded corpus array.
+
+The corpus is encoded once into a compact integer array (``uint8`` for up to 256
+tokens). A batch is ``batch_size`` windows of ``seq_len + 1`` tokens starting at
+random (or strided) offsets; the model reads the first ``seq_len`` tokens and
+predicts the next token at every position. Memory is O(corpus) plus one batch:
+no one-hot tensor of all windows is ever built.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from keras.utils import PyDataset
+
+__all__ = ["split_ids", "WindowDataset", "SequentialWindows"]
+
+
+def split_ids(ids: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Contiguous split: the first ``1 - val_fraction`` for training, the rest for
+    validation (nanoGPT's split for tiny-shakespeare is ``val_fraction=0.1``)."""
+    if not 0 <= val_fraction < 1:
+        raise ValueError("val_fraction must be in [0, 1)")
+    n = int(round(len(ids) * (1 - val_fraction)))
+    return ids[:n], ids[n:]
+
+
+def _windows(ids: np.ndarray, starts: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    view = np.lib.stride_tricks.sliding_window_view(ids, seq_len + 1)
+    w = view[starts].astype(np.int32)
+    return w[:, :-1], w[:, 1:]
+
+
+class WindowDataset(PyDataset):
+    """Random windows of a corpus array, a fresh draw every epoch.
+
+    Args:
+        ids: the encoded corpus (1-D integer array).
+        seq_len: tokens the model reads per window.
+        batch_size: windows per batch.
+        steps_per_epoch: batches per epoch; ``None`` covers the corpus about once.
+        seed: makes the sequence of batches reproducible.
+    """
+
+    def __init__(self, ids: np.ndarray, seq_len: int = 128, batch_size: int = 64,
+                 steps_per_epoch: int | None = None, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        ids = np.asarray(ids)
+        if ids.ndim != 1:
+            raise ValueError("ids must be a 1-D array")
+        if len(ids) < seq_len + 2:
+            raise ValueError(
+                f"The corpus has {len(ids)} tokens, too few for windows of {seq_len}+1; "
+                "use a shorter seq_len or more text."
+            )
+        self.ids, self.seq_len, self.batch_size = ids, seq_len, batch_size
+        self.steps = steps_per_epoch or max(1, len(ids) // (seq_len * batch_size))
+        self.seed, self.epoch = seed, 0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, i: int):
+        rng = np.random.default_rng((self.seed, self.epoch, i))
+        starts = rng.integers(0, len(self.ids) - self.seq_len, size=self.batch_size)
+        return _windows(self.ids, starts, self.seq_len)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def __repr__(self) -> str:
+        return (f"WindowDataset(tokens={len(self.ids):,}, seq_len={self.seq_len}, "
+                f"batch_size={self.batch_size}, steps={self.steps})")
+
+
+class SequentialWindows(PyDataset):
+    """Non-overlapping windows in order, for validation: every token is scored once
+    (the last partial window is dropped)."""
+
+    def __init__(self, ids: np.ndarray, seq_len: int = 128, batch_size: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        ids = np.asarray(ids)
+        n_windows = (len(ids) - 1) // seq_len
+        if n_windows < 1:
+            raise ValueError(f"Validation text of {len(ids)} tokens is shorter than one window "
+                             f"of {seq_len}; use a larger val_fraction or a shorter seq_len.")
+        self.ids, self.seq_len, self.batch_size = ids, seq_len, batch_size
+        self.starts = np.arange(n_windows) * seq_len
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.starts) / self.batch_size)
+
+    def __getitem__(self, i: int):
+        return _windows(self.ids, self.starts[i * self.batch_size:(i + 1) * self.batch_size],
+                        self.seq_len)
