@@ -118,7 +118,7 @@ class StepModel(keras.Model):
         token, *states = inputs
         x = self.embedding(token)
         out_states, k = [], 0
-        for cell, n in zip(self.cells, self.n_states):
+        for cell, n in zip(self.cells, self.n_states, strict=False):
             s = states[k:k + n]
             k += n
             x, new = cell(x, s if n == 2 else s[0], training=False)

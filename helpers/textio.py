@@ -81,7 +81,7 @@ def _looks_binary(data: bytes) -> bool:
     sample = data[:65536]
     if not sample:
         return False
-    if b"\x00" in sample and not (sample.startswith((b"\xff\xfe", b"\xfe\xff"))):
+    if b"\x00" in sample:
         return True
     control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27, 2, 3, 4))
     return control / len(sample) > 0.05
@@ -94,7 +94,7 @@ def decode_text(data: bytes, name: str = "<bytes>") -> str:
     Windows-1252 / Latin-1 for legacy files. Raises :class:`CorpusError` for
     binary data.
     """
-    if _looks_binary(data):
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and _looks_binary(data):
         raise CorpusError(
             f"{name} looks like a binary file, not text (it has NUL or control bytes). "
             "Give a plain-text file (.txt, .md, .py, .csv, ...)."

@@ -193,7 +193,7 @@ def render_card(meta: dict) -> str:
               f"vocabulary {cfg.get('vocab_size')} tokens",
               f"- parameters: {meta.get('params', 0):,}",
               f"- documents wrapped in start/end tokens: {bool(meta.get('documents'))}",
-              f"- files: `model.keras` (Keras 3, no optimizer state), `vocab.json`; SHA-256 in "
+              "- files: `model.keras` (Keras 3, no optimizer state), `vocab.json`; SHA-256 in "
               "`meta.json`, checked on load", ""]
     lines += ["## Training", "", f"- command: `{meta.get('command') or '(not recorded)'}`",
               f"- device: {meta.get('device') or '(not recorded)'}; backend "
