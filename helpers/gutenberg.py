@@ -1,0 +1,301 @@
+"""Project Gutenberg: download books, cache them, strip the licence text, search the catalog.
+
+We depend on nothing beyond the standard library here. The ``gutenberg`` package of
+the original design does not install on Python 3.11 (its ``bsddb3`` dependency
+needs Berkeley DB headers), and ``gutenbergpy`` hard-codes gutenberg.org (no
+mirror, no offline tests) and leaves the licence in place on the wrapped and
+indented END markers that real files have. See :func:`strip_headers`.
+
+Every request goes to ``mirror`` (argument, else ``$GUTENBERG_MIRROR``, else
+https://www.gutenberg.org), so a mirror or a local folder served over HTTP works.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .textio import CorpusError, atomic_write_bytes, atomic_write_json, decode_text
+from .vocab import END, START
+
+__all__ = ["GutenbergError", "Gutenberg", "CatalogEntry", "strip_headers", "corpus_stats",
+           "DEFAULT_MIRROR", "USER_AGENT"]
+
+DEFAULT_MIRROR = "https://www.gutenberg.org"
+USER_AGENT = "textgen-workshop/0.1 (educational; +https://github.com/) python-urllib"
+DATA_DIR = Path(os.environ.get("TEXTGEN_DATA", Path(__file__).resolve().parent.parent / "data"))
+
+
+class GutenbergError(RuntimeError):
+    """A book or the catalog could not be fetched (unknown id, network, bad content)."""
+
+
+# --- header / footer stripping -----------------------------------------------------
+_START_RE = re.compile(
+    r"^\s*\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK"
+    r"|^\s*\*END\*\s*THE SMALL PRINT"
+    r"|^\s*\*{3}\s*START OF THE PROJECT GUTENBERG"
+    r"|^\s*\*{0,3}\s*END THE SMALL PRINT"
+    r"|^\s*This etext was prepared by"
+    r"|^\s*START OF (?:THE|THIS) PROJECT GUTENBERG",
+    re.IGNORECASE,
+)
+_END_RE = re.compile(
+    r"^\s*\*{3}\s*END OF (?:THE|THIS) PROJECT GUTENBERG"
+    r"|^\s*End of (?:the |this )?Project Gutenberg"
+    r"|^\s*\*{3}\s*END OF THE PROJECT GUTENBERG"
+    r"|^\s*End of The Project Gutenberg"
+    r"|^\s*\*{3}\s*START: FULL LICENSE"
+    r"|^\s*END OF (?:THE|THIS) PROJECT GUTENBERG",
+    re.IGNORECASE,
+)
+_NOTE_START_RE = re.compile(r"^\s*\*\s*CONTENT NOTE \(added in \d{4}\)\s*\*\s*$", re.I)
+_NOTE_END_RE = re.compile(r"^\s*\*\s*END CONTENT NOTE\s*\*\s*$", re.I)
+_PRODUCED_RE = re.compile(r"^\s*(Produced|Transcribed|Prepared|E-text prepared) by\b", re.I)
+
+
+def strip_headers(text: str) -> str:
+    """The body of a Gutenberg book, without its header, footer and licence.
+
+    Handles the modern ``*** START OF THE PROJECT GUTENBERG EBOOK ... ***`` markers,
+    older ``THIS PROJECT GUTENBERG EBOOK`` ones, END markers that are indented or
+    wrapped over two lines, the ``End of [the] Project Gutenberg's ...`` line that
+    precedes them, and the 1990s "SMALL PRINT" header with no START marker. A
+    ``Produced by ...`` paragraph right after the START marker and Gutenberg's 2017
+    "CONTENT NOTE" on copyright status go too. Text with
+    no marker at all is returned unchanged (minus surrounding blank lines).
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    lines = text.split("\n")
+    n = len(lines)
+    start = 0
+    # the header is in the first part of the file; the last start marker there wins
+    for i in range(min(n, max(800, n // 3))):
+        if _START_RE.match(lines[i]):
+            start = i + 1
+            # a START marker wrapped over two lines: skip the continuation
+            if "***" in lines[i] and lines[i].count("*") < 6 and start < n and \
+                    lines[start].strip().endswith("***"):
+                start += 1
+    end = n
+    for i in range(max(start, n - max(800, n // 3)), n):
+        if _END_RE.match(lines[i]):
+            end = i
+            break
+    body = lines[start:end]
+    # Gutenberg's own notes inside the body (the 2017 "CONTENT NOTE" on copyright status)
+    for i, line in enumerate(body):
+        if _NOTE_START_RE.match(line):
+            for j in range(i + 1, min(len(body), i + 200)):
+                if _NOTE_END_RE.match(body[j]):
+                    del body[i:j + 1]
+                    break
+            break
+    while body and not body[0].strip():
+        body.pop(0)
+    if body and _PRODUCED_RE.match(body[0]):
+        while body and body[0].strip():
+            body.pop(0)
+    while body and not body[0].strip():
+        body.pop(0)
+    while body and not body[-1].strip():
+        body.pop()
+    return "\n".join(body)
+
+
+# --- download + cache ---------------------------------------------------------------
+@dataclass
+class CatalogEntry:
+    id: int
+    title: str
+    authors: str
+    language: str
+    subjects: str
+    type: str = "Text"
+
+    def __repr__(self) -> str:
+        return f"<#{self.id} {self.title!r} by {self.authors or 'unknown'} [{self.language}]>"
+
+
+class Gutenberg:
+    """Client for a Gutenberg mirror with a local cache.
+
+    Args:
+        mirror: base URL (default ``$GUTENBERG_MIRROR`` or https://www.gutenberg.org).
+        cache_dir: where books and the catalog are kept (default ``data/gutenberg``).
+        delay: seconds to wait between requests (politeness; default 1 s for
+            gutenberg.org, 0 for other mirrors).
+        retries, timeout: for transient network errors (exponential backoff).
+    """
+
+    def __init__(self, mirror: str | None = None, cache_dir: str | os.PathLike | None = None,
+                 delay: float | None = None, retries: int = 3, timeout: float = 30.0):
+        self.mirror = (mirror or os.environ.get("GUTENBERG_MIRROR") or DEFAULT_MIRROR).rstrip("/")
+        self.cache_dir = Path(cache_dir or DATA_DIR / "gutenberg")
+        self.delay = delay if delay is not None else (1.0 if "gutenberg.org" in self.mirror else 0.0)
+        self.retries, self.timeout = retries, timeout
+        self._last_request = 0.0
+        self.requests: list[str] = []  # every URL this client asked for (handy in notebooks)
+        self._catalog: list[CatalogEntry] | None = None
+
+    def __repr__(self) -> str:
+        return f"Gutenberg(mirror={self.mirror!r}, cache_dir={str(self.cache_dir)!r})"
+
+    def _get(self, path: str) -> bytes:
+        """GET mirror/path with retries; raises ``urllib.error.HTTPError`` for 4xx."""
+        url = f"{self.mirror}/{path.lstrip('/')}"
+        last_err: Exception | None = None
+        for attempt in range(self.retries + 1):
+            wait = self._last_request + self.delay - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_request = time.time()
+            self.requests.append(url)
+            req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    ctype = resp.headers.get("Content-Type", "")
+                    data = resp.read()
+                if "text/html" in ctype or data.lstrip()[:15].lower().startswith(
+                        (b"<!doctype html", b"<html")):
+                    raise GutenbergError(
+                        f"{url} returned an HTML page, not a plain-text book (a captcha, an error "
+                        "page or a wrong mirror?). Try another mirror via GUTENBERG_MIRROR.")
+                return data
+            except urllib.error.HTTPError as e:
+                if 400 <= e.code < 500:
+                    raise
+                last_err = e
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+                last_err = e
+            if attempt < self.retries:
+                time.sleep(min(8.0, 0.5 * 2 ** attempt))
+        raise GutenbergError(
+            f"Could not reach {self.mirror} ({last_err}). Check your connection, set "
+            "GUTENBERG_MIRROR to a mirror (or a local folder served with `python -m http.server`), "
+            f"or copy the books into the cache folder {self.cache_dir}."
+        )
+
+    def _cache_paths(self, book_id: int) -> tuple[Path, Path]:
+        return self.cache_dir / f"{book_id}.txt", self.cache_dir / f"{book_id}.json"
+
+    def _cached(self, book_id: int) -> bytes | None:
+        data_p, meta_p = self._cache_paths(book_id)
+        if not (data_p.exists() and meta_p.exists()):
+            return None
+        try:
+            meta = json.loads(meta_p.read_text())
+            data = data_p.read_bytes()
+        except (OSError, json.JSONDecodeError):
+            return None
+        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            return None  # corrupt entry: re-download
+        return data
+
+    def raw(self, book_id: int) -> bytes:
+        """The book's file as published (header and all), from the cache or the mirror."""
+        book_id = int(book_id)
+        data = self._cached(book_id)
+        if data is not None:
+            return data
+        candidates = [f"cache/epub/{book_id}/pg{book_id}.txt", f"files/{book_id}/{book_id}-0.txt",
+                      f"files/{book_id}/{book_id}-8.txt", f"files/{book_id}/{book_id}.txt"]
+        for path in candidates:
+            try:
+                data = self._get(path)
+            except urllib.error.HTTPError as e:
+                if e.code == 404:
+                    continue
+                raise GutenbergError(f"{self.mirror}/{path}: HTTP {e.code}") from e
+            data_p, meta_p = self._cache_paths(book_id)
+            atomic_write_bytes(data_p, data)
+            atomic_write_json(meta_p, {"id": book_id, "url": f"{self.mirror}/{path}",
+                                       "sha256": hashlib.sha256(data).hexdigest(),
+                                       "bytes": len(data), "fetched": time.time()})
+            return data
+        raise GutenbergError(
+            f"Book #{book_id} was not found on {self.mirror} (tried {', '.join(candidates)}). "
+            "Check the id with Gutenberg.search()."
+        )
+
+    def text(self, book_id: int, strip: bool = True) -> str:
+        """The book as text (``\\n`` line endings), with the licence stripped by default."""
+        text = decode_text(self.raw(book_id), name=f"Gutenberg #{book_id}")
+        return strip_headers(text) if strip else text
+
+    # --- catalog ------------------------------------------------------------------
+    def catalog(self, refresh: bool = False) -> list[CatalogEntry]:
+        """All catalog rows (``pg_catalog.csv``, downloaded once and cached)."""
+        if self._catalog is not None and not refresh:
+            return self._catalog
+        path = self.cache_dir / "pg_catalog.csv"
+        if refresh or not path.exists():
+            try:
+                data = self._get("cache/epub/feeds/pg_catalog.csv")
+            except urllib.error.HTTPError as e:
+                raise GutenbergError(f"The catalog is not on {self.mirror} (HTTP {e.code}).") from e
+            atomic_write_bytes(path, data)
+        rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+        self._catalog = [
+            CatalogEntry(int(r["Text#"]), " ".join(r.get("Title", "").split()),
+                         r.get("Authors", ""), r.get("Language", ""), r.get("Subjects", ""),
+                         r.get("Type", "Text"))
+            for r in rows if r.get("Text#", "").isdigit()
+        ]
+        return self._catalog
+
+    def search(self, title: str | None = None, author: str | None = None,
+               language: str | None = None, subject: str | None = None,
+               type: str | None = "Text", limit: int | None = None) -> list[CatalogEntry]:
+        """Catalog rows matching every given field (case-insensitive substrings;
+        ``language`` is an exact code such as ``"en"``)."""
+        t, a, s = (x.lower() if x else None for x in (title, author, subject))
+        out = []
+        for e in self.catalog():
+            if type and e.type != type:
+                continue
+            if language and language.lower() not in [x.strip().lower() for x in e.language.split(";")]:
+                continue
+            if t and t not in e.title.lower():
+                continue
+            if a and a not in e.authors.lower():
+                continue
+            if s and s not in e.subjects.lower():
+                continue
+            out.append(e)
+            if limit and len(out) >= limit:
+                break
+        return out
+
+    def corpus(self, ids: list[int], documents: bool = True) -> tuple[str, dict]:
+        """Several books as one training text (each wrapped in start/end tokens when
+        ``documents``), with :func:`corpus_stats`."""
+        if not ids:
+            raise CorpusError("No book ids given.")
+        bodies = [self.text(i) for i in ids]
+        if documents:
+            text = "".join(f"{START}{b}\n{END}" for b in bodies)
+        else:
+            text = "\n\n".join(bodies)
+        stats = corpus_stats(text)
+        stats["books"] = {int(i): len(b) for i, b in zip(ids, bodies)}
+        return text, stats
+
+
+def corpus_stats(text: str, rare_below: int = 10) -> dict:
+    """Characters, distinct characters and the rare ones (seen fewer than ``rare_below``)."""
+    from collections import Counter
+
+    counts = Counter(text)
+    rare = {c: n for c, n in counts.items() if n < rare_below}
+    return {"chars": len(text), "distinct_chars": len(counts), "rare_chars": len(rare),
+            "rare_examples": "".join(sorted(rare)[:40]), "lines": text.count("\n") + 1}
