@@ -30,6 +30,10 @@ job() {  # name corpus prompt data-note export-prompt -- train args...
 }
 
 TS_DATA="tiny-shakespeare (Karpathy's char-rnn sample, 1,115,394 characters, public-domain text); nanoGPT's split: first 90% train, last 10% validation."
+DATA=${DATA:-data}
+NOVELS_DATA="Project Gutenberg #1342 Pride and Prejudice, #84 Frankenstein, #11 Alice's Adventures in Wonderland (public domain in the USA), licence text stripped, each book wrapped in start/end tokens: \`python -m helpers corpus gutenberg 1342 84 11 --out data/novels.txt\`. Last 10% (most of Alice) is the validation split."
+PY_DATA="The Python 3.11 standard library (PSF licence), tests and tools excluded, comments removed and string literals replaced by \"MSG\": \`python -m helpers corpus python --out data/python.txt\` (570 files, 5.8 MB)."
+TW_DATA="The tweets of @milahu104 from the MIT-licensed archive github.com/milahu/twitter-milahu104 (data/tweets.js): retweets dropped, links and leading @mentions removed, HTML entities unescaped, 1,743 tweets wrapped in start/end tokens: \`python -m helpers corpus tweets path/to/archive --out data/tweets.txt\`."
 GPU5="--seq-len 256 --batch-size 128 --steps-per-epoch 100 --epochs 100000 --schedule cosine-time --max-minutes 5"
 
 for j in "$@"; do
@@ -37,6 +41,13 @@ for j in "$@"; do
     shakespeare_2x512) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.25 --lr 3e-3 $GPU5 & ;;
     shakespeare_2x512_d40) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.4 --lr 3e-3 $GPU5 & ;;
     shakespeare_3x384) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 384 --layers 3 --dropout 0.25 --lr 3e-3 $GPU5 & ;;
+    shakespeare_2x512_wd) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.35 --weight-decay 0.1 --lr 3e-3 $GPU5 & ;;
+    shakespeare_2x512_d30) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.3 --lr 2e-3 $GPU5 & ;;
+    shakespeare_fast) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.3 --lr 2e-3 --seq-len 256 --batch-size 128 --steps-per-epoch 100 --epochs 100000 --schedule cosine-time --max-minutes 1.5 & ;;
+    novels_char) job $j "$DATA/novels.txt" "It is a truth" "$NOVELS_DATA" --units 512 --layers 2 --dropout 0.3 --min-count 5 --lr 3e-3 $GPU5 & ;;
+    python_code) job $j "$DATA/python.txt" "def " "$PY_DATA" --units 512 --layers 2 --dropout 0.1 --lr 3e-3 $GPU5 & ;;
+    tweets_char) job $j "$DATA/tweets.txt" "" "$TW_DATA" --documents --units 256 --layers 2 --dropout 0.3 --min-count 3 --lr 3e-3 --seq-len 256 --batch-size 64 --steps-per-epoch 50 --epochs 100000 --schedule cosine-time --max-minutes 3 & ;;
+    novels_word) job $j "$DATA/novels.txt" "it is a truth" "$NOVELS_DATA Word level: lower-cased words, punctuation and newlines as tokens, the 4,000 most frequent kept." --word-level --max-words 4000 --embed-dim 128 --units 256 --layers 2 --dropout 0.3 --lr 3e-3 --seq-len 64 --batch-size 128 --steps-per-epoch 50 --epochs 100000 --schedule cosine-time --max-minutes 4 & ;;
     *) echo "unknown job $j" ;;
   esac
 done

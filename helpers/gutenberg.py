@@ -28,7 +28,7 @@ from .textio import CorpusError, atomic_write_bytes, atomic_write_json, decode_t
 from .vocab import END, START
 
 __all__ = ["GutenbergError", "Gutenberg", "CatalogEntry", "strip_headers", "corpus_stats",
-           "DEFAULT_MIRROR", "USER_AGENT"]
+           "DEFAULT_MIRROR", "USER_AGENT", "unwrap_paragraphs"]
 
 DEFAULT_MIRROR = "https://www.gutenberg.org"
 USER_AGENT = "textgen-workshop/0.1 (educational; +https://github.com/) python-urllib"
@@ -289,6 +289,15 @@ class Gutenberg:
         stats = corpus_stats(text)
         stats["books"] = {int(i): len(b) for i, b in zip(ids, bodies)}
         return text, stats
+
+
+def unwrap_paragraphs(text: str) -> str:
+    """Join hard-wrapped lines into one line per paragraph (blank lines separate
+    paragraphs). Gutenberg texts wrap at ~70 columns; a word-level model should
+    not have to predict those line breaks."""
+    paras = re.split(r"\n\s*\n", text)
+    out = [" ".join(line.strip() for line in p.split("\n") if line.strip()) for p in paras]
+    return "\n\n".join(p for p in out if p)
 
 
 def corpus_stats(text: str, rare_below: int = 10) -> dict:
