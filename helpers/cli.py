@@ -251,6 +251,9 @@ COMMANDS = {"sample": cmd_sample, "train": cmd_train, "evaluate": cmd_evaluate,
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .workshop import quiet_backend_start
+
+    quiet_backend_start()
     try:
         return COMMANDS[args.subcommand](args)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:

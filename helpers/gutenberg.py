@@ -287,7 +287,7 @@ class Gutenberg:
         else:
             text = "\n\n".join(bodies)
         stats = corpus_stats(text)
-        stats["books"] = {int(i): len(b) for i, b in zip(ids, bodies)}
+        stats["books"] = {int(i): len(b) for i, b in zip(ids, bodies, strict=True)}
         return text, stats
 
 

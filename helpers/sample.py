@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import NumpyRNN
+from .engine import NumpyRNN, blas_single_thread
 from .vocab import Vocab
 
-__all__ = ["Sample", "Generator", "sample_from_logits", "check_sampling_args", "softmax"]
+__all__ = ["Sample", "Generator", "sample_from_logits", "check_sampling_args", "softmax",
+           "probability_html"]
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -183,6 +184,12 @@ class Generator:
             check_sampling_args(temperature, top_k, top_p)
         if n < 1 or length < 0:
             raise ValueError("n must be >= 1 and length >= 0")
+        with blas_single_thread():
+            return self._generate(prompt, length, temperature, n, top_k, top_p, greedy, seed,
+                                  stop, stop_at_end, unknown, stream)
+
+    def _generate(self, prompt, length, temperature, n, top_k, top_p, greedy, seed, stop,
+                  stop_at_end, unknown, stream) -> list[Sample]:
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         rng = np.random.default_rng(seed)
         ids = self.encode_prompt(prompt, unknown)
@@ -256,3 +263,22 @@ class Generator:
         best = max(pool, key=lambda c: c[1] / max(1, len(c[0])))
         toks = [t for t in best[0] if t != end_id]
         return Sample(self.vocab.decode(toks), prompt, toks, [], "beam")
+
+
+def probability_html(sample: Sample, vocab: Vocab | None = None) -> str:
+    """HTML of a sample with each generated token coloured by how sure the model
+    was (red: unlikely choice, green: near certain); hover shows the probability."""
+    import html as _html
+
+    def colour(p: float) -> str:
+        r, g = int(255 * min(1.0, 2 * (1 - p))), int(255 * min(1.0, 2 * p))
+        return f"rgb({r},{g},90)"
+
+    parts = [f"<span style='opacity:.6'>{_html.escape(sample.prompt)}</span>"]
+    toks = [vocab.tokens[t] for t in sample.token_ids] if vocab is not None else list(sample.text)
+    for tok, p in zip(toks, sample.probs, strict=False):
+        shown = "⏎<br>" if tok == "\n" else _html.escape(tok if vocab is None or vocab.kind == "char"
+                                                         else " " + tok)
+        parts.append(f"<span style='background:{colour(p)}' title='p={p:.3f}'>{shown}</span>")
+    return ("<div style='font-family:monospace;white-space:pre-wrap;line-height:1.5;color:#000'>"
+            + "".join(parts) + "</div>")

@@ -171,25 +171,32 @@ class CharVocab(Vocab):
     def detokenize(self, tokens: Iterable[str]) -> str:
         return "".join(tokens)
 
-    def encode(self, text: str, errors: str = "unk") -> np.ndarray:
-        # Fast path: a lookup table over code points instead of a Python loop.
+    def encode(self, text: str, errors: str = "unk", chunk: int = 1 << 22) -> np.ndarray:
+        # Fast path: a lookup table over code points instead of a Python loop, in
+        # chunks so that a 100 MB corpus needs a few tens of MB of temporaries.
         if not text:
             return np.zeros(0, dtype=self.dtype)
-        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        top = int(cps.max())
-        table_size = max(top, max(ord(t) for t in self.tokens)) + 1
-        if table_size > 5_000_000:  # absurd code points: fall back to the generic path
+        top = max(ord(t) for t in self.tokens)
+        if top > 5_000_000:
             return super().encode(text, errors)
-        table = np.full(table_size, -1, dtype=np.int64)
-        for t, i in self.index.items():
-            table[ord(t)] = i
-        ids = table[cps]
-        bad = ids < 0
-        if bad.any():
-            if errors == "strict" or self.unk is None:
-                return super().encode(text, "strict")  # raises with the names
-            ids[bad] = self.unk_id
-        return ids.astype(self.dtype)
+        table = self.__dict__.get("_table")
+        if table is None:  # every code point -> id or -1, built once
+            table = np.full(0x110000, -1, np.int32)
+            for t, i in self.index.items():
+                table[ord(t)] = i
+            self._table = table
+        out = np.empty(len(text), dtype=self.dtype)
+        for start in range(0, len(text), chunk):
+            piece = text[start:start + chunk]
+            cps = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32)
+            ids = table[cps]
+            bad = ids < 0
+            if bad.any():
+                if errors == "strict" or self.unk is None:
+                    return super().encode(text, "strict")  # raises, naming the tokens
+                ids[bad] = self.unk_id
+            out[start:start + len(piece)] = ids
+        return out
 
     @classmethod
     def build(

@@ -1,0 +1,250 @@
+"""What do single LSTM cells track? Record, rank and render neuron activations.
+
+>>> acts = record(model, vocab, text)            # one pass, every layer        # doctest: +SKIP
+>>> ranking = find_neurons(acts, in_quotes(text))                               # doctest: +SKIP
+>>> neuron_html(text, acts.get("1/c")[:, ranking[0].neuron])                    # doctest: +SKIP
+
+Features are per-character arrays over the text: :func:`in_quotes`,
+:func:`paren_depth`, :func:`line_position`, :func:`indentation`,
+:func:`in_string_or_comment` (Python code), or any function of your own.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import tokenize
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine import NumpyRNN
+from .textio import atomic_write_text
+
+__all__ = ["Activations", "record", "find_neurons", "NeuronScore", "in_quotes", "paren_depth",
+           "line_position", "indentation", "in_string_or_comment", "neuron_html",
+           "save_neuron_html", "heatmap", "top_passages"]
+
+
+@dataclass
+class Activations:
+    """Per-character recordings: ``arrays["L/h"]`` etc. have shape ``[len(text), units]``
+    and row ``i`` is the state *after* reading character ``i``."""
+
+    text: str
+    arrays: dict[str, np.ndarray]
+
+    def __repr__(self) -> str:
+        keys = ", ".join(sorted(self.arrays))
+        return f"Activations(chars={len(self.text):,}, arrays=[{keys}])"
+
+    def get(self, key: str = "0/h") -> np.ndarray:
+        if key not in self.arrays:
+            raise KeyError(f"No recording {key!r}; have {sorted(self.arrays)}")
+        return self.arrays[key]
+
+    def all_neurons(self, kinds: tuple[str, ...] = ("h", "c")) -> tuple[np.ndarray, list[str]]:
+        """Every recorded neuron of the given kinds side by side, with labels."""
+        cols, labels = [], []
+        for key in sorted(self.arrays):
+            if key.split("/")[1] in kinds:
+                a = self.arrays[key]
+                cols.append(a)
+                labels += [f"{key}[{j}]" for j in range(a.shape[1])]
+        return np.concatenate(cols, axis=1), labels
+
+
+def record(model, vocab, text: str, kinds: tuple[str, ...] | None = None) -> Activations:
+    """Run ``text`` through the model once, recording hidden states (``h``), cell
+    states (``c``) and gates of every layer for every character."""
+    eng = model if isinstance(model, NumpyRNN) else NumpyRNN.from_model(model)
+    ids = vocab.encode(text, errors="unk").astype(np.int64)
+    _, _, rec = eng.run(ids, record=True, return_logits=False)
+    if kinds is not None:
+        rec = {k: v for k, v in rec.items() if k.split("/")[1] in kinds}
+    return Activations(text, rec)
+
+
+# --- features of the text ------------------------------------------------------------
+def in_quotes(text: str, quotes: str = "\"'") -> np.ndarray:
+    """1 inside a quotation (between an opening and a closing quote), else 0.
+    A quote character counts as inside. Apostrophes within words are ignored."""
+    out = np.zeros(len(text), np.float32)
+    open_q = None
+    for i, ch in enumerate(text):
+        if ch in quotes:
+            word_inner = ch == "'" and 0 < i < len(text) - 1 and text[i - 1].isalpha() \
+                and text[i + 1].isalpha()
+            if word_inner:
+                out[i] = 1.0 if open_q else 0.0
+                continue
+            if open_q is None:
+                open_q = ch
+                out[i] = 1.0
+                continue
+            if ch == open_q:
+                out[i] = 1.0
+                open_q = None
+                continue
+        out[i] = 1.0 if open_q else 0.0
+    return out
+
+
+def paren_depth(text: str, pairs: str = "()[]{}") -> np.ndarray:
+    """Nesting depth of brackets at each character."""
+    opens, closes = pairs[0::2], pairs[1::2]
+    out = np.zeros(len(text), np.float32)
+    d = 0
+    for i, ch in enumerate(text):
+        if ch in opens:
+            d += 1
+        out[i] = d
+        if ch in closes:
+            d = max(0, d - 1)
+    return out
+
+
+def line_position(text: str) -> np.ndarray:
+    """Column of each character in its line (0 at the start of a line)."""
+    out = np.zeros(len(text), np.float32)
+    col = 0
+    for i, ch in enumerate(text):
+        out[i] = col
+        col = 0 if ch == "\n" else col + 1
+    return out
+
+
+def indentation(text: str) -> np.ndarray:
+    """Indentation (leading spaces) of the line each character is on."""
+    out = np.zeros(len(text), np.float32)
+    pos = 0
+    for line in text.split("\n"):
+        ind = len(line) - len(line.lstrip(" "))
+        out[pos:pos + len(line) + 1] = ind
+        pos += len(line) + 1
+    return out[: len(text)]
+
+
+def in_string_or_comment(code: str) -> np.ndarray:
+    """1 inside a Python string literal or comment (by :mod:`tokenize`), else 0."""
+    out = np.zeros(len(code), np.float32)
+    lines = code.splitlines(keepends=True)
+    starts = np.cumsum([0] + [len(x) for x in lines])
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type in (tokenize.STRING, tokenize.COMMENT):
+                a = starts[tok.start[0] - 1] + tok.start[1]
+                b = starts[tok.end[0] - 1] + tok.end[1]
+                out[a:b] = 1.0
+    except (tokenize.TokenError, SyntaxError, IndexError):
+        pass  # partial code: keep what was tokenised
+    return out
+
+
+# --- neuron finder -------------------------------------------------------------------
+@dataclass
+class NeuronScore:
+    label: str
+    neuron: int
+    key: str
+    correlation: float
+
+    def __repr__(self) -> str:
+        return f"NeuronScore({self.label}, r={self.correlation:+.3f})"
+
+
+def find_neurons(acts: Activations, feature: np.ndarray | Callable[[str], np.ndarray],
+                 kinds: tuple[str, ...] = ("h", "c"), top: int = 10) -> list[NeuronScore]:
+    """Rank neurons by the absolute Pearson correlation of their activation with a
+    per-character ``feature`` (an array, or a function of the text)."""
+    f = feature(acts.text) if callable(feature) else np.asarray(feature, np.float64)
+    if len(f) != len(acts.text):
+        raise ValueError(f"The feature has {len(f)} values for {len(acts.text)} characters.")
+    X, labels = acts.all_neurons(kinds)
+    X = X.astype(np.float64)
+    fc = f - f.mean()
+    Xc = X - X.mean(axis=0)
+    denom = np.sqrt((Xc ** 2).sum(axis=0) * (fc ** 2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (Xc * fc[:, None]).sum(axis=0) / denom
+    r = np.nan_to_num(r)
+    order = np.argsort(-np.abs(r))[:top]
+    out = []
+    for j in order:
+        key, idx = labels[j].split("[")
+        out.append(NeuronScore(labels[j], int(idx.rstrip("]")), key, float(r[j])))
+    return out
+
+
+# --- renderings ----------------------------------------------------------------------
+def _colour(v: float) -> str:
+    """-1 -> red, 0 -> white, +1 -> green (as in the cookbook)."""
+    v = float(np.clip(v, -1, 1))
+    if v >= 0:
+        r, g, b = int(255 * (1 - v)), 255, int(255 * (1 - v))
+    else:
+        r, g, b = 255, int(255 * (1 + v)), int(255 * (1 + v))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def neuron_html(text: str, values: np.ndarray, title: str = "", scale: float | None = None) -> str:
+    """HTML of ``text`` with each character's background coloured by ``values``
+    (green positive, red negative). Returns a string; in Jupyter wrap it with
+    ``IPython.display.HTML``."""
+    values = np.asarray(values, dtype=np.float64)
+    s = scale or (np.abs(values).max() or 1.0)
+    spans = []
+    for ch, v in zip(text, values, strict=False):
+        shown = "⏎<br>" if ch == "\n" else html.escape(ch).replace(" ", "&nbsp;")
+        spans.append(f'<span style="background:{_colour(v / s)}" title="{v:+.3f}">{shown}</span>')
+    head = f"<div style='font-weight:bold;margin:4px 0'>{html.escape(title)}</div>" if title else ""
+    return (f"{head}<div style='font-family:monospace;font-size:13px;line-height:1.5;"
+            f"color:#000;white-space:normal'>{''.join(spans)}</div>")
+
+
+def save_neuron_html(path, text: str, values: np.ndarray, title: str = "") -> str:
+    """Write a standalone HTML page of :func:`neuron_html` (atomically)."""
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title></head><body style='background:#fff'>{neuron_html(text, values, title)}"
+            "</body></html>")
+    atomic_write_text(path, page)
+    return str(path)
+
+
+def heatmap(acts: Activations, key: str = "0/h", neurons: list[int] | None = None,
+            start: int = 0, length: int = 120, ax=None):
+    """A matplotlib heatmap of many neurons (rows) over a passage (columns), with
+    the characters as column labels."""
+    import matplotlib.pyplot as plt
+
+    a = acts.get(key)
+    neurons = list(range(min(32, a.shape[1]))) if neurons is None else list(neurons)
+    seg = a[start:start + length, neurons].T
+    chars = acts.text[start:start + length]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(20, 0.16 * len(chars) + 2), 0.25 * len(neurons) + 1.5))
+    im = ax.imshow(seg, aspect="auto", cmap="RdYlGn", vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_xticks(range(len(chars)))
+    ax.set_xticklabels(["⏎" if c == "\n" else c for c in chars], fontsize=7, family="monospace")
+    ax.set_yticks(range(len(neurons)))
+    ax.set_yticklabels([f"{key}[{n}]" for n in neurons], fontsize=7)
+    ax.figure.colorbar(im, ax=ax, fraction=0.02)
+    return ax
+
+
+def top_passages(acts: Activations, key: str, neuron: int, k: int = 5, width: int = 40,
+                 ) -> list[tuple[float, str, int]]:
+    """The ``k`` passages where a neuron fires most: ``(value, passage, position)``,
+    the character at ``position`` in the middle of the passage."""
+    a = acts.get(key)[:, neuron]
+    out, taken = [], np.zeros(len(a), bool)
+    for i in np.argsort(-a):
+        if len(out) >= k:
+            break
+        if taken[max(0, i - width):i + width].any():
+            continue
+        taken[i] = True
+        lo, hi = max(0, i - width), min(len(acts.text), i + width)
+        out.append((float(a[i]), acts.text[lo:hi], int(i)))
+    return out

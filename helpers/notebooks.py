@@ -1,0 +1,68 @@
+"""Run the notebook series: ``python -m helpers.notebooks run [--quick] [--inplace] [NAMES]``.
+
+``--quick`` sets ``TEXTGEN_QUICK=1`` (small slices, few steps), as CI does.
+``--inplace`` writes the outputs back into ``notebooks/`` (the committed full run,
+a fresh kernel per notebook, so execution counts run 1..N in order); otherwise
+executed copies go to ``--out`` (default ``generated/notebooks``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["run_notebook", "main", "NOTEBOOK_DIR"]
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def run_notebook(path: Path, out: Path | None, quick: bool, timeout: int = 1800) -> float:
+    """Execute one notebook top to bottom on a fresh kernel; returns seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    old = os.environ.get("TEXTGEN_QUICK")
+    os.environ["TEXTGEN_QUICK"] = "1" if quick else "0"
+    try:
+        t = time.time()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        dt = time.time() - t
+    finally:
+        if old is None:
+            os.environ.pop("TEXTGEN_QUICK", None)
+        else:
+            os.environ["TEXTGEN_QUICK"] = old
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out)
+    return dt
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m helpers.notebooks")
+    ap.add_argument("command", choices=["run"])
+    ap.add_argument("names", nargs="*", help="notebook names or prefixes (default: all)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true")
+    mode.add_argument("--full", action="store_true")
+    ap.add_argument("--inplace", action="store_true", help="write outputs into notebooks/")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    paths = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if args.names:
+        paths = [p for p in paths if any(p.name.startswith(n) for n in args.names)]
+    out_dir = Path(args.out) if args.out else NOTEBOOK_DIR.parent / "generated" / "notebooks"
+    for p in paths:
+        out = p if args.inplace else out_dir / p.name
+        dt = run_notebook(p, out, quick=args.quick)
+        print(f"{p.name}: {dt:.0f} s ({'quick' if args.quick else 'full'})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
