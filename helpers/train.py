@@ -33,7 +33,8 @@ from .textio import CorpusError, atomic_path, atomic_write_json, atomic_write_te
 from .vocab import CharVocab, Vocab, load_vocab
 from .windows import SequentialWindows, WindowDataset, split_ids
 
-__all__ = ["TrainConfig", "TrainResult", "train", "compile_model", "prepare_ids"]
+__all__ = ["TrainConfig", "TrainResult", "train", "compile_model", "prepare_ids",
+           "enable_data_parallel"]
 
 LN2 = math.log(2.0)
 
@@ -115,6 +116,21 @@ def compile_model(model: keras.Model, config: TrainConfig, total_steps: int) -> 
     model.compile(optimizer=opt,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
+
+
+def enable_data_parallel(batch_size: int | None = None) -> list[str]:
+    """Replicate the model on every local device and split each batch between them
+    (``keras.distribution.DataParallel``). Supported with the JAX backend; on a CPU,
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` makes four devices."""
+    if keras.backend.backend() != "jax":
+        raise RuntimeError(
+            "Data-parallel training uses keras.distribution, which supports the JAX backend: "
+            "set KERAS_BACKEND=jax (pip install 'jax[cpu]' or a CUDA build of jax).")
+    devices = keras.distribution.list_devices()
+    if batch_size is not None and batch_size % len(devices):
+        raise ValueError(f"batch_size {batch_size} must be divisible by the {len(devices)} devices")
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    return devices
 
 
 def prepare_ids(text: str, vocab: Vocab) -> np.ndarray:
@@ -226,6 +242,7 @@ def train(
     resume: bool = True,
     prompt: str = "",
     callbacks: list | None = None,
+    data_parallel: bool = False,
 ) -> TrainResult:
     """Train (or resume training) a model on ``text``; see the module docstring.
 
@@ -238,12 +255,16 @@ def train(
         vocab: defaults to a character vocabulary built from ``text``.
         documents: ``text`` is documents wrapped in start/end tokens (postings, tweets).
         prompt: what the per-epoch samples start from.
+        data_parallel: split every batch across all local devices (GPUs, or CPU
+            devices) with ``keras.distribution.DataParallel``; JAX backend only.
     """
     tc = train_config if isinstance(train_config, TrainConfig) else TrainConfig.from_dict(
         train_config or {})
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(tc.seed)
+    if data_parallel:
+        enable_data_parallel(tc.batch_size)
 
     state_path, last_path = run_dir / "state.json", run_dir / "last.keras"
     resuming = resume and state_path.exists() and last_path.exists()
@@ -265,7 +286,7 @@ def train(
             "smaller seq_len."
         )
     data = WindowDataset(train_ids, tc.seq_len, tc.batch_size, tc.steps_per_epoch, seed=tc.seed)
-    val = SequentialWindows(val_ids, tc.seq_len, tc.batch_size)
+    val = SequentialWindows(val_ids, tc.seq_len, tc.batch_size, drop_remainder=data_parallel)
     total_steps = tc.epochs * len(data)
 
     history: list[dict] = []

@@ -76,12 +76,16 @@ class WindowDataset(PyDataset):
 
 class SequentialWindows(PyDataset):
     """Non-overlapping windows in order, for validation: every token is scored once
-    (the last partial window is dropped)."""
+    (the last partial window is dropped; with ``drop_remainder`` also the last
+    partial batch)."""
 
-    def __init__(self, ids: np.ndarray, seq_len: int = 128, batch_size: int = 64, **kwargs):
+    def __init__(self, ids: np.ndarray, seq_len: int = 128, batch_size: int = 64,
+                 drop_remainder: bool = False, **kwargs):
         super().__init__(**kwargs)
         ids = np.asarray(ids)
         n_windows = (len(ids) - 1) // seq_len
+        if drop_remainder:  # whole batches only (data-parallel splits need them)
+            n_windows -= n_windows % batch_size
         if n_windows < 1:
             raise ValueError(f"Validation text of {len(ids)} tokens is shorter than one window "
                              f"of {seq_len}; use a larger val_fraction or a shorter seq_len.")

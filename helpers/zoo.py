@@ -31,7 +31,7 @@ from .textio import atomic_path, atomic_write_json, atomic_write_text
 from .vocab import Vocab, load_vocab
 
 __all__ = ["ZOO_DIR", "ZooError", "ZooModel", "available", "load", "load_run", "export_bundle",
-           "sha256_file", "render_card"]
+           "sha256_file", "render_card", "zoo_table"]
 
 ZOO_DIR = Path(os.environ.get("TEXTGEN_ZOO", Path(__file__).resolve().parent.parent / "zoo"))
 
@@ -227,3 +227,22 @@ def render_card(meta: dict) -> str:
             lines += [f"Temperature {t}:", "", "```", s.replace("\x02", "").replace(
                 "\x03", "⏎END").rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+def zoo_table(zoo_dir: str | os.PathLike | None = None) -> str:
+    """A Markdown table of every bundle (for the README and zoo/README.md)."""
+    d = Path(zoo_dir or ZOO_DIR)
+    rows = ["| model | what | network | params | size | validation loss | trained on |",
+            "|---|---|---|---|---|---|---|"]
+    for name in available(d):
+        m = json.loads((d / name / "meta.json").read_text(encoding="utf-8"))
+        c, r = m.get("config", {}), m.get("results", {})
+        unit = "word" if "word" in name else "char"
+        size = (d / name / "model.keras").stat().st_size / 1e6
+        dev = (m.get("device") or "").split(",")[0]
+        rows.append(
+            f"| [`{name}`]({name}/README.md) | {m.get('title', name).split(' (')[0]} "
+            f"| {c.get('layers')}×{str(c.get('cell', '')).upper()}({c.get('units')}) "
+            f"| {m.get('params', 0) / 1e6:.2f}M | {size:.1f} MB "
+            f"| {r.get('val_loss', float('nan')):.3f} nats/{unit} | {dev} |")
+    return "\n".join(rows)

@@ -1,0 +1,99 @@
+"""Best validation loss reachable on this CPU in a fixed time, against nanoGPT.
+
+    python bench/bench_cpu.py [--budgets 80 600] [--cell gru] [--units 256]
+
+Trains on tiny-shakespeare with nanoGPT's split (first 90% train, last 10% validation)
+for each wall-clock budget, with the learning rate decayed over the budget
+("cosine-time"), and scores the whole validation split in windows of 160 characters
+(as ../shared/BASELINES.md did) and with the state carried through. Writes
+``bench/results_cpu.json`` and ``bench/cpu_loss_vs_time.png``.
+
+The reference, nanoGPT's CPU "baby" configuration, is not part of this project. To run
+it beside on the same machine: clone github.com/karpathy/nanoGPT, run
+``python data/shakespeare_char/prepare.py``, then ``python train.py
+config/train_shakespeare_char.py --device=cpu --compile=False --eval_iters=20
+--log_interval=1 --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128
+--max_iters=2000 --lr_decay_iters=2000 --dropout=0.0`` (and ``--max_iters=15000`` for the
+10-minute point). ../shared/BASELINES.md records what it gave on this kind of machine:
+1.898 after 79 s and 1.555 after 623 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+NANOGPT = {"seconds": [79, 623], "val_loss": [1.898, 1.555],
+           "source": "../shared/BASELINES.md (nanoGPT baby config, PyTorch CPU, 2 threads)"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--budgets", type=float, nargs="+", default=[80, 600])
+    ap.add_argument("--cell", default="gru")
+    ap.add_argument("--units", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--dropout", type=float, default=0.1)
+    args = ap.parse_args()
+    import keras
+
+    from helpers.evaluate import text_loss
+    from helpers.train import train
+
+    text = (ROOT.parent / "shared" / "data" / "tinyshakespeare" / "input.txt").read_text()
+    val_text = text[int(round(len(text) * 0.9)):]
+    runs = []
+    for budget in args.budgets:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.time()
+            r = train(text, tmp, {"cell": args.cell, "units": args.units, "layers": args.layers,
+                                  "dropout": args.dropout},
+                      {"epochs": 100000, "steps_per_epoch": 50, "seq_len": args.seq_len,
+                       "batch_size": args.batch_size, "learning_rate": args.lr,
+                       "schedule": "cosine-time", "warmup_steps": 50,
+                       "max_minutes": budget / 60, "samples_per_epoch": 0, "verbose": 0})
+            wall = time.time() - t0
+        w160 = text_loss(r.model, r.vocab, val_text, seq_len=160)
+        carried = text_loss(r.model, r.vocab, val_text, carry_state=True)
+        runs.append({"budget_s": budget, "wall_s": round(wall, 1),
+                     "best_val_loss_during_training": r.best_val_loss,
+                     "val_loss_windows_160": w160["nats"], "val_loss_state_carried": carried["nats"],
+                     "history": r.history})
+        print(f"budget {budget:.0f} s: windows-160 {w160['nats']:.4f}, carried "
+              f"{carried['nats']:.4f} nats/char (nanoGPT: {NANOGPT})", flush=True)
+    res = {"machine": f"{os.cpu_count()} cores", "backend": keras.backend.backend(),
+           "config": vars(args), "runs": runs, "nanogpt": NANOGPT}
+    (ROOT / "bench" / "results_cpu.json").write_text(json.dumps(res, indent=1) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for run in runs:
+        h = run["history"]
+        ax.plot([x["seconds"] for x in h], [x["val_loss"] for x in h], marker=".",
+                label=f"{args.layers}×{args.cell.upper()}({args.units}), {run['budget_s']:.0f} s budget")
+    ax.plot(NANOGPT["seconds"], NANOGPT["val_loss"], "k*", ms=12, label="nanoGPT baby (BASELINES.md)")
+    ax.set_xlabel("training time on this CPU (s)")
+    ax.set_ylabel("validation loss (nats/char)")
+    ax.set_ylim(1.3, 3.0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(ROOT / "bench" / "cpu_loss_vs_time.png", dpi=110)
+    print(json.dumps({k: v for k, v in res.items() if k != "runs"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
