@@ -74,22 +74,38 @@ def text_loss(model: keras.Model, vocab: Vocab, text: str, seq_len: int = 256,
 
 
 # --- copying / novelty -------------------------------------------------------------
-_MULT = np.uint64(0x9E3779B97F4A7C15)
+_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
+_BASE_INV = pow(_BASE, -1, 1 << 64)
 
 
 def _codes(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + np.uint64(1)
 
 
-def _ngram_hashes(codes: np.ndarray, n: int) -> np.ndarray:
-    """64-bit polynomial hashes of every n-gram (wrapping arithmetic), vectorised."""
-    if len(codes) < n:
-        return np.zeros(0, dtype=np.uint64)
+def _prefix(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Powers ``B**k`` and prefix sums ``S[k] = sum_{j<=k} c_j * B**-j`` (mod 2**64),
+    so that the hash of ``codes[i:i+n]`` is ``B**(i+n-1) * (S[i+n-1] - S[i-1])``:
+    O(len) once, then O(len) for every n (numpy's uint64 arithmetic wraps mod 2**64)."""
+    n = len(codes)
     with np.errstate(over="ignore"):
-        h = np.zeros(len(codes) - n + 1, dtype=np.uint64)
-        for k in range(n):
-            h = h * _MULT + codes[k: len(codes) - n + 1 + k] + np.uint64(1)
-    return h
+        pw = np.full(n, _BASE, dtype=np.uint64)
+        pw[0] = 1
+        pw = np.cumprod(pw, dtype=np.uint64)
+        inv = np.full(n, _BASE_INV, dtype=np.uint64)
+        inv[0] = 1
+        inv = np.cumprod(inv, dtype=np.uint64)
+        S = np.cumsum(codes * inv, dtype=np.uint64)
+    return pw, np.concatenate([[np.uint64(0)], S])
+
+
+def _ngram_hashes(codes: np.ndarray, n: int, pre=None) -> np.ndarray:
+    """64-bit polynomial hashes of every n-gram, vectorised, in O(len(codes))."""
+    if len(codes) < n or n < 1:
+        return np.zeros(0, dtype=np.uint64)
+    pw, S = pre if pre is not None else _prefix(codes)
+    m = len(codes) - n + 1
+    with np.errstate(over="ignore"):
+        return pw[n - 1: n - 1 + m] * (S[n: n + m] - S[:m])
 
 
 class NgramIndex:
@@ -100,6 +116,7 @@ class NgramIndex:
             raise ValueError("The corpus is empty.")
         self.corpus = corpus
         self.codes = _codes(corpus)
+        self._pre = _prefix(self.codes)
         self._sets: dict[int, np.ndarray] = {}
 
     def __repr__(self) -> str:
@@ -107,7 +124,7 @@ class NgramIndex:
 
     def hashes(self, n: int) -> np.ndarray:
         if n not in self._sets:
-            self._sets[n] = np.unique(_ngram_hashes(self.codes, n))
+            self._sets[n] = np.unique(_ngram_hashes(self.codes, n, self._pre))
         return self._sets[n]
 
     def seen(self, text: str, n: int) -> np.ndarray:

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+from keras.ops import convert_to_numpy
+
+from helpers.activations import (
+    find_neurons,
+    heatmap,
+    in_quotes,
+    in_string_or_comment,
+    indentation,
+    line_position,
+    neuron_html,
+    paren_depth,
+    record,
+    save_neuron_html,
+    top_passages,
+)
+from helpers.model import ModelConfig, build_model, build_step_model, state_sizes
+from helpers.vocab import CharVocab
+
+pytestmark = pytest.mark.core
+
+
+def test_recorded_states_match_a_manual_step_by_step_run(tiny_model):
+    model, vocab = tiny_model
+    text = "abc def\nghi! ABC."
+    acts = record(model, vocab, text)
+    step = build_step_model(model)  # Keras' own cells, one character at a time
+    states = [np.zeros((1, n), "float32") for n in state_sizes(model)]
+    for i, t in enumerate(vocab.encode(text).astype("int32")):
+        out = step([np.array([t]), *states])
+        states = [convert_to_numpy(s) for s in out[1:]]
+        h0, c0, h1, c1 = states
+        np.testing.assert_allclose(acts.get("0/h")[i], h0[0], atol=1e-5)
+        np.testing.assert_allclose(acts.get("0/c")[i], c0[0], atol=1e-5)
+        np.testing.assert_allclose(acts.get("1/h")[i], h1[0], atol=1e-5)
+        np.testing.assert_allclose(acts.get("1/c")[i], c1[0], atol=1e-5)
+    gates = acts.get("1/f")
+    assert gates.shape == (len(text), 16) and (gates > 0).all() and (gates < 1).all()
+
+
+def _planted_model(vocab, neuron=2):
+    """One LSTM layer whose neuron ``neuron`` holds 'the current character is a vowel'."""
+    V, U = len(vocab), 6
+    m = build_model(ModelConfig(vocab_size=V, embed_dim=V, units=U, layers=1, dropout=0.0))
+    m.get_layer("embedding").embeddings.assign(np.eye(V, dtype="float32"))
+    cell = m.get_layer("rnn_0").cell
+    rng = np.random.default_rng(0)
+    W = rng.normal(0, 0.3, (V, 4 * U)).astype("float32")
+    Uw = rng.normal(0, 0.3, (U, 4 * U)).astype("float32")
+    b = np.zeros(4 * U, "float32")
+    W[:, 2 * U + neuron] = 0
+    Uw[:, [neuron, U + neuron, 2 * U + neuron, 3 * U + neuron]] = 0
+    for ch in "aeiou":
+        W[vocab.index[ch], 2 * U + neuron] = 5.0  # candidate: +1 on vowels
+    W[:, neuron] = 0
+    W[:, U + neuron] = 0
+    W[:, 3 * U + neuron] = 0
+    b[neuron], b[U + neuron], b[3 * U + neuron] = 10.0, -10.0, 10.0  # write, forget, show
+    cell.kernel.assign(W)
+    cell.recurrent_kernel.assign(Uw)
+    cell.bias.assign(b)
+    return m
+
+
+def test_finder_ranks_a_planted_neuron_first():
+    text = "the quick brown fox jumps over the lazy dog and keeps on running away " * 5
+    vocab = CharVocab.build(text)
+    acts = record(_planted_model(vocab), vocab, text)
+    feature = np.array([c in "aeiou" for c in text], dtype=float)
+    ranking = find_neurons(acts, feature, top=3)
+    assert ranking[0].neuron == 2 and ranking[0].correlation > 0.95
+    with pytest.raises(ValueError, match="characters"):
+        find_neurons(acts, feature[:-1])
+
+
+def test_features():
+    t = 'He said "hi (there)" and\n  left(a[1])'
+    q = in_quotes(t)
+    assert q[t.index('"') + 1] == 1 and q[0] == 0 and q[-1] == 0
+    assert in_quotes("don't 'x'").tolist() == [0, 0, 0, 0, 0, 0, 1, 1, 1]
+    d = paren_depth(t)
+    assert d[t.index("there")] == 1 and d[t.index("1")] == 2 and d[-1] == 1
+    assert line_position(t)[t.index("left")] == 2
+    assert indentation(t)[t.index("left")] == 2 and indentation(t)[0] == 0
+    code = 'x = "s#"  # note\ny = 2\n'
+    f = in_string_or_comment(code)
+    assert f[code.index('"s')] == 1 and f[code.index("note")] == 1 and f[code.index("y")] == 0
+
+
+def test_renderings(tmp_path, tiny_model):
+    model, vocab = tiny_model
+    text = "abc\ndef <x>"
+    acts = record(model, vocab, text)
+    html = neuron_html(text, acts.get("0/h")[:, 0], title="n0")
+    assert html.count("<span") == len(text) and "&lt;" in html and "&gt;" in html and "⏎" in html
+    p = save_neuron_html(tmp_path / "n.html", text, acts.get("0/h")[:, 0], title="n0")
+    assert open(p).read().startswith("<!DOCTYPE html>")
+    ax = heatmap(acts, "1/h", neurons=[0, 1, 2], length=8)
+    assert len(ax.get_yticklabels()) == 3
+    tops = top_passages(acts, "0/h", 0, k=2, width=2)
+    assert len(tops) == 2 and tops[0][0] >= tops[1][0]
