@@ -17,6 +17,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from .httpserve import running
+
 PRODUCT = {"X-Elastic-Product": "Elasticsearch"}
 
 
@@ -190,10 +192,5 @@ def es_standin(api_key: str | None = None):
     """Run the stand-in; yields ``(url, state)``; ``state.requests`` logs every call."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.state = _State(api_key)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server.state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running(server) as url:
+        yield url, server.state

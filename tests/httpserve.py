@@ -27,15 +27,22 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
+def running(server: ThreadingHTTPServer):
+    """Serve ``server`` in a thread; yields its base URL; shuts it down after."""
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
 def serve_folder(folder: str | Path):
     """Serve ``folder`` on 127.0.0.1; yields ``(base_url, requests_list)``."""
     handler = functools.partial(_Handler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.requests = []
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server.requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running(server) as url:
+        yield url, server.requests
