@@ -64,6 +64,9 @@ class TrainConfig:
     sample_temperatures: tuple[float, ...] = (0.5, 1.0)
     seed: int = 0
     verbose: int | str = "auto"
+    # "mixed_float16" / "mixed_bfloat16": compute in half precision, keep float32 weights
+    # (helps on GPUs with tensor cores; the logits layer stays float32)
+    precision: str = "float32"
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -265,6 +268,9 @@ def train(
     keras.utils.set_random_seed(tc.seed)
     if data_parallel:
         enable_data_parallel(tc.batch_size)
+    if tc.precision not in ("float32", "mixed_float16", "mixed_bfloat16"):
+        raise ValueError("precision must be float32, mixed_float16 or mixed_bfloat16")
+    keras.mixed_precision.set_global_policy(tc.precision)
 
     state_path, last_path = run_dir / "state.json", run_dir / "last.keras"
     resuming = resume and state_path.exists() and last_path.exists()
@@ -322,6 +328,7 @@ def train(
     t0 = time.time()
     model.fit(data, validation_data=val, epochs=tc.epochs, initial_epoch=initial_epoch,
               callbacks=[end, *(callbacks or [])], verbose=tc.verbose)
+    keras.mixed_precision.set_global_policy("float32")  # leave the process as we found it
     best_path = run_dir / "best.keras"
     if best_path.exists():
         model = keras.models.load_model(best_path)

@@ -89,3 +89,16 @@ def test_beam_search_finds_likely_text():
     vocab = CharVocab.build("ab\nc")
     g = Generator(_biased_model(vocab, "c"), vocab)
     assert g.beam_search("a", length=5, width=3).text == "ccccc"
+
+
+def test_explorer_regenerates_on_change():
+    from helpers import zoo
+    from helpers.explore import explorer
+
+    box = explorer(zoo.load("shakespeare_char").generator, prompt="ROMEO:", length=40)
+    first = box.output.value
+    assert first.count("<span") > 30
+    box.controls["temperature"].value = 1.9
+    assert box.output.value != first
+    box.controls["prompt"].value = "日本"
+    assert "日本" in box.output.value  # unknown characters become the unknown token

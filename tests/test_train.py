@@ -99,3 +99,14 @@ def test_bad_corpora(tmp_path):
 def test_train_config_roundtrip():
     tc = TrainConfig(seq_len=99, sample_temperatures=(0.2, 0.4))
     assert TrainConfig.from_dict(tc.to_dict()) == tc
+
+
+def test_mixed_precision_option(tmp_path, shakespeare):
+    import keras
+
+    r = train(shakespeare[:30_000], tmp_path, SMALL,
+              {**FAST, "epochs": 1, "steps_per_epoch": 5, "precision": "mixed_bfloat16"})
+    assert r.model.get_layer("logits").dtype_policy.name in ("float32", "mixed_bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    with pytest.raises(ValueError, match="precision"):
+        train(shakespeare[:30_000], tmp_path / "x", SMALL, {**FAST, "precision": "fp8"})
