@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--full", action="store_true")
     ap.add_argument("--inplace", action="store_true", help="write outputs into notebooks/")
     ap.add_argument("--out", default=None)
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
     paths = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
     if args.names:
         paths = [p for p in paths if any(p.name.startswith(n) for n in args.names)]
