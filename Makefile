@@ -39,7 +39,7 @@ lint: $(DSTAMP)
 	$(BIN)/ruff check helpers tests bench
 
 notebooks: $(DSTAMP)      ## full run, outputs committed
-	$(BIN)/python -m helpers.notebooks run --full
+	$(BIN)/python -m helpers.notebooks run --full --inplace
 
 notebooks-quick: $(DSTAMP)
 	$(BIN)/python -m helpers.notebooks run --quick

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -145,7 +144,11 @@ t = time.time()
 r = train(text, sys.argv[3], {"units": 256, "layers": 2},
           {"epochs": 1, "steps_per_epoch": 20, "seq_len": 128, "batch_size": 64,
            "samples_per_epoch": 0, "val_max_tokens": 200_000, "verbose": 0})
-print(len(text), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.time() - t)
+# VmHWM is this process's own peak; ru_maxrss would include the parent's peak,
+# which Linux carries over through fork and exec
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")]
+peak_kb = int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(len(text), peak_kb, time.time() - t)
 """
 
 
@@ -158,7 +161,7 @@ def bench_memory(tmp: Path) -> dict:
     if out.returncode:
         return {"error": out.stderr[-2000:]}
     chars, maxrss_kb, secs = out.stdout.split()[-3:]
-    return {"corpus_chars": int(chars), "peak_rss_mb": int(maxrss_kb) / 1024,
+    return {"corpus_chars": int(chars), "peak_rss_mb": round(int(maxrss_kb) / 1024, 1),
             "seconds": float(secs), "target_mb": 2048}
 
 
@@ -166,7 +169,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--only-memory", action="store_true", help="update just the memory figure")
     args = ap.parse_args()
+    if args.only_memory:
+        import tempfile
+
+        path = ROOT / "bench" / "results_core.json"
+        res = json.loads(path.read_text()) if path.exists() else {}
+        with tempfile.TemporaryDirectory() as tmp:
+            res["memory"] = bench_memory(Path(tmp))
+        res.pop("maxrss_parent_mb", None)
+        path.write_text(json.dumps(res, indent=1) + "\n")
+        print(f"memory: {res['memory']}")
+        return
     import keras
 
     res = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
@@ -186,7 +201,6 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             res["memory"] = bench_memory(Path(tmp))
         print(f"memory: {res['memory']}", flush=True)
-    res["maxrss_parent_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if not args.quick:
         (ROOT / "bench" / "results_core.json").write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))

@@ -44,6 +44,11 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--steps-per-epoch", type=int, default=100)
+    ap.add_argument("--schedule", default="cosine-time", choices=["cosine-time", "constant"])
+    ap.add_argument("--val-tokens", type=int, default=20_000,
+                    help="validation tokens scored during training (the final score uses all)")
+    ap.add_argument("--out", default="results_cpu.json")
     args = ap.parse_args()
     import keras
 
@@ -58,9 +63,10 @@ def main() -> None:
             t0 = time.time()
             r = train(text, tmp, {"cell": args.cell, "units": args.units, "layers": args.layers,
                                   "dropout": args.dropout},
-                      {"epochs": 100000, "steps_per_epoch": 50, "seq_len": args.seq_len,
+                      {"epochs": 100000, "steps_per_epoch": args.steps_per_epoch,
+                       "val_max_tokens": args.val_tokens, "seq_len": args.seq_len,
                        "batch_size": args.batch_size, "learning_rate": args.lr,
-                       "schedule": "cosine-time", "warmup_steps": 50,
+                       "schedule": args.schedule, "warmup_steps": 50,
                        "max_minutes": budget / 60, "samples_per_epoch": 0, "verbose": 0})
             wall = time.time() - t0
         w160 = text_loss(r.model, r.vocab, val_text, seq_len=160)
@@ -73,7 +79,7 @@ def main() -> None:
               f"{carried['nats']:.4f} nats/char (nanoGPT: {NANOGPT})", flush=True)
     res = {"machine": f"{os.cpu_count()} cores", "backend": keras.backend.backend(),
            "config": vars(args), "runs": runs, "nanogpt": NANOGPT}
-    (ROOT / "bench" / "results_cpu.json").write_text(json.dumps(res, indent=1) + "\n")
+    (ROOT / "bench" / args.out).write_text(json.dumps(res, indent=1) + "\n")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,7 +89,8 @@ def main() -> None:
     for run in runs:
         h = run["history"]
         ax.plot([x["seconds"] for x in h], [x["val_loss"] for x in h], marker=".",
-                label=f"{args.layers}×{args.cell.upper()}({args.units}), {run['budget_s']:.0f} s budget")
+                label=f"{args.layers}×{args.cell.upper()}({args.units}), {run['budget_s']:.0f} s, "
+                      f"{args.schedule}")
     ax.plot(NANOGPT["seconds"], NANOGPT["val_loss"], "k*", ms=12, label="nanoGPT baby (BASELINES.md)")
     ax.set_xlabel("training time on this CPU (s)")
     ax.set_ylabel("validation loss (nats/char)")
@@ -91,7 +98,7 @@ def main() -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(ROOT / "bench" / "cpu_loss_vs_time.png", dpi=110)
+    fig.savefig(ROOT / "bench" / args.out.replace("results_", "").replace(".json", "_loss_vs_time.png"), dpi=110)
     print(json.dumps({k: v for k, v in res.items() if k != "runs"}, indent=1))
 
 
