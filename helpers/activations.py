@@ -128,15 +128,14 @@ def indentation(text: str) -> np.ndarray:
 
 def in_string_or_comment(code: str) -> np.ndarray:
     """1 inside a Python string literal or comment (by :mod:`tokenize`), else 0."""
+    from .pysource import token_offsets
+
     out = np.zeros(len(code), np.float32)
-    lines = code.splitlines(keepends=True)
-    starts = np.cumsum([0] + [len(x) for x in lines])
+    off = token_offsets(code)
     try:
         for tok in tokenize.generate_tokens(io.StringIO(code).readline):
             if tok.type in (tokenize.STRING, tokenize.COMMENT):
-                a = starts[tok.start[0] - 1] + tok.start[1]
-                b = starts[tok.end[0] - 1] + tok.end[1]
-                out[a:b] = 1.0
+                out[off(tok.start):off(tok.end)] = 1.0
     except (tokenize.TokenError, SyntaxError, IndexError):
         pass  # partial code: keep what was tokenised
     return out

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .textio import CorpusError
 
-__all__ = ["strip_source", "python_corpus", "compiles", "keep_compiling", "stdlib_dir",
+__all__ = ["strip_source", "token_offsets", "python_corpus", "compiles", "keep_compiling", "stdlib_dir",
            "CODE_PROMPT", "CODE_STOP"]
 
 CODE_PROMPT = "\n\ndef "
@@ -30,17 +30,29 @@ _FSTRING_START = getattr(token, "FSTRING_START", None)
 _FSTRING_END = getattr(token, "FSTRING_END", None)
 
 
+def token_offsets(src: str):
+    """A function from a :mod:`tokenize` position ``(row, col)`` in ``src`` to the
+    offset in ``src``. Lines end at ``\n`` only, as ``tokenize`` reads them from
+    ``io.StringIO`` (``str.splitlines`` would also split at form feeds and other
+    separators and shift every later offset)."""
+    starts = [0]
+    pos = src.find("\n")
+    while pos != -1:
+        starts.append(pos + 1)
+        pos = src.find("\n", pos + 1)
+    starts.append(len(src))
+
+    def off(position: tuple[int, int]) -> int:
+        return starts[position[0] - 1] + position[1]
+
+    return off
+
+
 def strip_source(src: str, placeholder: str = '"MSG"') -> str:
     """``src`` without comments, every string literal (docstrings and f-strings
     included) replaced by ``placeholder``. Raises ``SyntaxError`` or
     ``tokenize.TokenError`` for code that does not tokenize."""
-    lines = src.splitlines(keepends=True)
-    starts = [0]
-    for ln in lines:
-        starts.append(starts[-1] + len(ln))
-
-    def off(pos):
-        return starts[pos[0] - 1] + pos[1]
+    off = token_offsets(src)
 
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
     comment_rows: set[int] = set()

@@ -86,6 +86,9 @@ def test_features():
     code = 'x = "s#"  # note\ny = 2\n'
     f = in_string_or_comment(code)
     assert f[code.index('"s')] == 1 and f[code.index("note")] == 1 and f[code.index("y")] == 0
+    code = 'a = "x\x1cy"  # c\nb = 1\n'  # a separator str.splitlines would split at
+    f = in_string_or_comment(code)
+    assert f.tolist() == [0.0] * 4 + [1.0] * 5 + [0.0] * 2 + [1.0] * 3 + [0.0] * 7
 
 
 def test_renderings(tmp_path, tiny_model):

@@ -64,3 +64,12 @@ def test_stdlib_corpus_slice():
 def test_compile_filter():
     samples = ["def f(x):\n    return x\n", "def f(x:\n    return", "def g():\n    pass"]
     assert keep_compiling(samples) == [samples[0], samples[2]]
+
+
+def test_form_feed_and_other_line_separators():
+    """tokenize splits lines at \\n only; offsets must not shift at \\f, \\x1c, ..."""
+    src = 'x = 1\n\x0c\ndef f():\n    return "a"  # c\n'
+    out = strip_source(src)
+    assert out == 'x = 1\n\ndef f():\n    return "MSG"\n'
+    assert compiles(out)
+    assert strip_source('s = "a\x1cb"  # note\ny = 2\n') == 's = "MSG"\ny = 2\n'
