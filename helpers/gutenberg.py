@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .textio import CorpusError, atomic_write_bytes, atomic_write_json, decode_text
+from .textio import DATA_DIR, CorpusError, atomic_write_bytes, atomic_write_json, decode_text
 from .vocab import END, START
 
 __all__ = ["GutenbergError", "Gutenberg", "CatalogEntry", "strip_headers", "corpus_stats",
@@ -32,7 +32,6 @@ __all__ = ["GutenbergError", "Gutenberg", "CatalogEntry", "strip_headers", "corp
 
 DEFAULT_MIRROR = "https://www.gutenberg.org"
 USER_AGENT = "textgen-workshop/0.1 (educational; +https://github.com/) python-urllib"
-DATA_DIR = Path(os.environ.get("TEXTGEN_DATA", Path(__file__).resolve().parent.parent / "data"))
 
 
 class GutenbergError(RuntimeError):
@@ -51,11 +50,8 @@ _START_RE = re.compile(
 )
 _END_RE = re.compile(
     r"^\s*\*{3}\s*END OF (?:THE|THIS) PROJECT GUTENBERG"
-    r"|^\s*End of (?:the |this )?Project Gutenberg"
-    r"|^\s*\*{3}\s*END OF THE PROJECT GUTENBERG"
-    r"|^\s*End of The Project Gutenberg"
-    r"|^\s*\*{3}\s*START: FULL LICENSE"
-    r"|^\s*END OF (?:THE|THIS) PROJECT GUTENBERG",
+    r"|^\s*End of (?:the |this )?Project Gutenberg"  # also "END OF THE PROJECT GUTENBERG"
+    r"|^\s*\*{3}\s*START: FULL LICENSE",
     re.IGNORECASE,
 )
 _NOTE_START_RE = re.compile(r"^\s*\*\s*CONTENT NOTE \(added in \d{4}\)\s*\*\s*$", re.I)

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .textio import atomic_write_json
-from .vocab import END, START
+from .textio import DATA_DIR, atomic_write_json
+from .vocab import wrap_documents
 
 __all__ = ["Posting", "SearchUnavailable", "clean_html", "load_dump", "as_training_text",
            "fetch_thread", "connect", "ensure_index", "index_postings", "scan_postings",
@@ -36,7 +36,6 @@ __all__ = ["Posting", "SearchUnavailable", "clean_html", "load_dump", "as_traini
 
 DEFAULT_INDEX = "hn_jobs"
 HN_API = "https://hacker-news.firebaseio.com/v0"
-DATA_DIR = Path(os.environ.get("TEXTGEN_DATA", Path(__file__).resolve().parent.parent / "data"))
 
 MAPPING = {
     "properties": {
@@ -181,13 +180,7 @@ def load_dump(paths: str | os.PathLike | Iterable[str | os.PathLike],
 def as_training_text(postings: Iterable[Posting | str]) -> str:
     """Each posting's clean text wrapped in start/end tokens, so the model learns
     where a posting begins and ends."""
-    parts = []
-    for p in postings:
-        t = p.text if isinstance(p, Posting) else clean_html(p)
-        t = t.replace(START, "").replace(END, "")
-        if t:
-            parts.append(f"{START}{t}{END}")
-    return "\n".join(parts)
+    return wrap_documents(p.text if isinstance(p, Posting) else clean_html(p) for p in postings)
 
 
 # --- HN API ------------------------------------------------------------------------

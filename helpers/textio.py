@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = [
+    "DATA_DIR",
     "CorpusError",
     "atomic_path",
     "atomic_write_bytes",
@@ -25,6 +26,10 @@ __all__ = [
     "read_text",
     "read_texts",
 ]
+
+
+# The download cache (git-ignored); TEXTGEN_DATA moves it.
+DATA_DIR = Path(os.environ.get("TEXTGEN_DATA", Path(__file__).resolve().parent.parent / "data"))
 
 
 class CorpusError(ValueError):

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .textio import CorpusError, decode_text
-from .vocab import END, START
+from .vocab import END, START, wrap_documents
 
 __all__ = ["Tweet", "load_tweets", "filter_tweets", "as_training_text"]
 
@@ -152,4 +152,4 @@ def filter_tweets(
 
 def as_training_text(texts: Iterable[str]) -> str:
     """Each tweet wrapped in start/end tokens, one after another."""
-    return "\n".join(f"{START}{t}{END}" for t in texts)
+    return wrap_documents(texts)

@@ -23,9 +23,17 @@ import numpy as np
 
 from .textio import CorpusError, atomic_write_json
 
-__all__ = ["START", "END", "UNK", "Vocab", "CharVocab", "WordVocab", "load_vocab"]
+__all__ = ["START", "END", "UNK", "Vocab", "CharVocab", "WordVocab", "load_vocab",
+           "wrap_documents"]
 
 START, END, UNK = "\x02", "\x03", "\x04"
+
+
+def wrap_documents(texts: Iterable[str], sep: str = "\n") -> str:
+    """Each non-empty text wrapped in start/end tokens (any of those characters
+    inside a text removed first), so that a model learns where documents end."""
+    docs = (t.replace(START, "").replace(END, "") for t in texts)
+    return sep.join(f"{START}{d}{END}" for d in docs if d)
 
 
 class Vocab:

@@ -94,8 +94,10 @@ def setup(seed: int = 0, quick: bool | None = None, verbose: bool = True) -> Set
     if quick is None:
         quick = os.environ.get("TEXTGEN_QUICK", "").lower() in ("1", "true", "yes")
     keras.utils.set_random_seed(seed)
-    data, generated = ROOT / "data", ROOT / "generated"
-    data.mkdir(exist_ok=True)
+    from .textio import DATA_DIR
+
+    data, generated = DATA_DIR, ROOT / "generated"
+    data.mkdir(parents=True, exist_ok=True)
     generated.mkdir(exist_ok=True)
     versions = {"python": platform.python_version(), "keras": keras.__version__,
                 "numpy": np.__version__}
