@@ -184,49 +184,41 @@ class Generator:
             check_sampling_args(temperature, top_k, top_p)
         if n < 1 or length < 0:
             raise ValueError("n must be >= 1 and length >= 0")
-        with blas_single_thread():
-            return self._generate(prompt, length, temperature, n, top_k, top_p, greedy, seed,
-                                  stop, stop_at_end, unknown, stream)
-
-    def _generate(self, prompt, length, temperature, n, top_k, top_p, greedy, seed, stop,
-                  stop_at_end, unknown, stream) -> list[Sample]:
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         rng = np.random.default_rng(seed)
         ids = self.encode_prompt(prompt, unknown)
-        logits, state = self._warm(ids, n)
         out_ids = [[] for _ in range(n)]
         out_p = [[] for _ in range(n)]
         texts = [""] * n
         stopped = ["length"] * n
         alive = np.ones(n, dtype=bool)
         end_id = self.vocab.end_id if stop_at_end else None
+        chars = self.vocab.kind == "char"
         emit = (lambda s: (sys.stdout.write(s), sys.stdout.flush())) if stream is True else stream
-        for _ in range(length):
-            tok, p = sample_from_logits(logits, temperature, top_k, top_p, rng, greedy)
-            for b in np.flatnonzero(alive):
-                t = int(tok[b])
-                if end_id is not None and t == end_id:
-                    alive[b], stopped[b] = False, "end"
-                    continue
-                piece = self.vocab.decode([t]) if self.vocab.kind == "char" else None
-                out_ids[b].append(t)
-                out_p[b].append(float(p[b]))
-                if piece is None:
-                    texts[b] = self.vocab.decode(out_ids[b])
-                    new_text = texts[b]
-                else:
-                    texts[b] += piece
-                    new_text = texts[b]
-                if emit and b == 0:
-                    emit(piece if piece is not None else " " + self.vocab.tokens[t])
-                for s in stops:
-                    if s and new_text.endswith(s):
-                        texts[b] = new_text[: -len(s)]
-                        alive[b], stopped[b] = False, f"stop:{s}"
-                        break
-            if not alive.any():
-                break
-            logits, state = self.engine.step(tok, state)
+        with blas_single_thread():
+            logits, state = self._warm(ids, n)
+            for _ in range(length):
+                tok, p = sample_from_logits(logits, temperature, top_k, top_p, rng, greedy)
+                for b in np.flatnonzero(alive):
+                    t = int(tok[b])
+                    if end_id is not None and t == end_id:
+                        alive[b], stopped[b] = False, "end"
+                        continue
+                    out_ids[b].append(t)
+                    out_p[b].append(float(p[b]))
+                    # words are re-joined as a whole (spacing depends on the neighbours)
+                    texts[b] = texts[b] + self.vocab.tokens[t] if chars else \
+                        self.vocab.decode(out_ids[b])
+                    if emit and b == 0:
+                        emit(self.vocab.tokens[t] if chars else " " + self.vocab.tokens[t])
+                    for s in stops:
+                        if s and texts[b].endswith(s):
+                            texts[b] = texts[b][: -len(s)]
+                            alive[b], stopped[b] = False, f"stop:{s}"
+                            break
+                if not alive.any():
+                    break
+                logits, state = self.engine.step(tok, state)
         if emit:
             emit("\n")
         return [Sample(texts[b], prompt, out_ids[b], out_p[b], stopped[b]) for b in range(n)]
