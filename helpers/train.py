@@ -270,7 +270,6 @@ def train(
         enable_data_parallel(tc.batch_size)
     if tc.precision not in ("float32", "mixed_float16", "mixed_bfloat16"):
         raise ValueError("precision must be float32, mixed_float16 or mixed_bfloat16")
-    keras.mixed_precision.set_global_policy(tc.precision)
 
     state_path, last_path = run_dir / "state.json", run_dir / "last.keras"
     resuming = resume and state_path.exists() and last_path.exists()
@@ -314,7 +313,12 @@ def train(
             mc = ModelConfig(**{**(model_config or {}), "vocab_size": len(vocab)})
         if mc.vocab_size != len(vocab):
             mc = dataclasses.replace(mc, vocab_size=len(vocab))
-        model = build_model(mc)
+        previous = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(tc.precision)  # layers keep it once built
+        try:
+            model = build_model(mc)
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
         compile_model(model, tc, total_steps)
         vocab.save(run_dir / "vocab.json")
     atomic_write_json(run_dir / "config.json", {
@@ -328,7 +332,6 @@ def train(
     t0 = time.time()
     model.fit(data, validation_data=val, epochs=tc.epochs, initial_epoch=initial_epoch,
               callbacks=[end, *(callbacks or [])], verbose=tc.verbose)
-    keras.mixed_precision.set_global_policy("float32")  # leave the process as we found it
     best_path = run_dir / "best.keras"
     if best_path.exists():
         model = keras.models.load_model(best_path)
