@@ -24,7 +24,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .textio import DATA_DIR, CorpusError, atomic_write_bytes, atomic_write_json, decode_text
+from .textio import (
+    DATA_DIR,
+    CorpusError,
+    atomic_write_bytes,
+    atomic_write_json,
+    decode_text,
+    display_path,
+)
 from .vocab import END, START
 
 __all__ = ["GutenbergError", "Gutenberg", "CatalogEntry", "strip_headers", "corpus_stats",
@@ -144,7 +151,7 @@ class Gutenberg:
         self._catalog: list[CatalogEntry] | None = None
 
     def __repr__(self) -> str:
-        return f"Gutenberg(mirror={self.mirror!r}, cache_dir={str(self.cache_dir)!r})"
+        return f"Gutenberg(mirror={self.mirror!r}, cache_dir={display_path(self.cache_dir)!r})"
 
     def _get(self, path: str) -> bytes:
         """GET mirror/path with retries; raises ``urllib.error.HTTPError`` for 4xx."""

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
-from .textio import CorpusError
+from .textio import CorpusError, display_path
 
 __all__ = ["strip_source", "token_offsets", "python_corpus", "compiles", "keep_compiling", "stdlib_dir",
            "CODE_PROMPT", "CODE_STOP"]
@@ -110,7 +110,7 @@ def python_corpus(
         raise FileNotFoundError(f"No such folder: {root}")
     skip = set(exclude)
     parts, chars = [], 0
-    stats = {"folder": str(root), "files": 0, "skipped": 0, "skipped_examples": [], "chars": 0,
+    stats = {"folder": display_path(root), "files": 0, "skipped": 0, "skipped_examples": [], "chars": 0,
              "python": sys.version.split()[0]}
     for f in sorted(root.rglob("*.py")):
         if skip & set(f.relative_to(root).parts[:-1]):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 __all__ = [
     "DATA_DIR",
+    "display_path",
     "CorpusError",
     "atomic_path",
     "atomic_write_bytes",
@@ -28,8 +29,21 @@ __all__ = [
 ]
 
 
+ROOT = Path(__file__).resolve().parent.parent
 # The download cache (git-ignored); TEXTGEN_DATA moves it.
-DATA_DIR = Path(os.environ.get("TEXTGEN_DATA", Path(__file__).resolve().parent.parent / "data"))
+DATA_DIR = Path(os.environ.get("TEXTGEN_DATA", ROOT / "data"))
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as shown to people: relative to the project folder when inside it, else
+    with the home folder as ``~`` (no machine-specific absolute paths in outputs)."""
+    p = Path(os.path.abspath(path))
+    for base, prefix in ((ROOT, ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(p.relative_to(base))
+        except ValueError:
+            continue
+    return str(p)
 
 
 class CorpusError(ValueError):
@@ -124,7 +138,7 @@ def read_text(path: str | os.PathLike, allow_empty: bool = False) -> str:
         raise FileNotFoundError(f"No such file: {path}")
     if path.is_dir():
         raise CorpusError(f"{path} is a folder; use read_texts() for folders of text files.")
-    text = decode_text(path.read_bytes(), name=str(path))
+    text = decode_text(path.read_bytes(), name=display_path(path))
     if not allow_empty and not text.strip():
         raise CorpusError(f"{path} is empty: a corpus needs some text to learn from.")
     return text

@@ -29,7 +29,7 @@ import keras
 import numpy as np
 
 from .model import ModelConfig, build_model, config_of, count_params
-from .textio import CorpusError, atomic_path, atomic_write_json, atomic_write_text
+from .textio import CorpusError, atomic_path, atomic_write_json, atomic_write_text, display_path
 from .vocab import CharVocab, Vocab, load_vocab
 from .windows import SequentialWindows, WindowDataset, split_ids
 
@@ -92,7 +92,7 @@ class TrainResult:
     seconds: float = 0.0
 
     def __repr__(self) -> str:
-        return (f"TrainResult(run_dir={str(self.run_dir)!r}, epochs={len(self.history)}, "
+        return (f"TrainResult(run_dir={display_path(self.run_dir)!r}, epochs={len(self.history)}, "
                 f"best_val_loss={self.best_val_loss:.4f} nats/token "
                 f"({self.best_val_loss / LN2:.3f} bits), seconds={self.seconds:.0f})")
 
@@ -306,7 +306,8 @@ def train(
         history = json.loads(hist_path.read_text()) if hist_path.exists() else []
         history = [h for h in history if h["epoch"] <= initial_epoch]
         data.epoch = initial_epoch
-        print(f"Resuming {run_dir} after epoch {initial_epoch} (best val_loss {best:.4f}).")
+        print(f"Resuming {display_path(run_dir)} after epoch {initial_epoch} "
+              f"(best val_loss {best:.4f}).")
     else:
         mc = model_config if isinstance(model_config, ModelConfig) else None
         if mc is None:

@@ -94,7 +94,7 @@ def setup(seed: int = 0, quick: bool | None = None, verbose: bool = True) -> Set
     if quick is None:
         quick = os.environ.get("TEXTGEN_QUICK", "").lower() in ("1", "true", "yes")
     keras.utils.set_random_seed(seed)
-    from .textio import DATA_DIR
+    from .textio import DATA_DIR, display_path
 
     data, generated = DATA_DIR, ROOT / "generated"
     data.mkdir(parents=True, exist_ok=True)
@@ -110,5 +110,5 @@ def setup(seed: int = 0, quick: bool | None = None, verbose: bool = True) -> Set
         print(f"{v}\nKeras backend: {backend}; "
               f"{'GPU: ' + ', '.join(s.gpus) if s.gpus else 'no GPU: training runs on the CPU'}"
               f"\nquick mode: {quick} (set TEXTGEN_QUICK=1 for a fast run); seed {seed}"
-              f"\noutputs: {generated}")
+              f"\noutputs: {display_path(generated)}/")
     return s

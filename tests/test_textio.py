@@ -54,3 +54,13 @@ def test_read_texts_folder_skips_binary(tmp_path):
     (tmp_path / "sub" / "c.md").unlink()
     with pytest.raises(CorpusError, match="b.txt"):
         read_texts(tmp_path)
+
+
+def test_display_path_hides_machine_specific_prefixes(tmp_path):
+    from pathlib import Path
+
+    from helpers.textio import ROOT, display_path
+
+    assert display_path(ROOT / "runs" / "x") == "runs/x"
+    assert display_path(Path.home() / "a" / "b") == "~/a/b"
+    assert display_path("/nonexistent-root-xyz/f") == "/nonexistent-root-xyz/f"
