@@ -23,6 +23,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "remove_stale_temps",
     "decode_text",
     "read_text",
     "read_texts",
@@ -76,6 +77,16 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def remove_stale_temps(folder: str | os.PathLike, names: tuple[str, ...]) -> list[Path]:
+    """Delete temporary files that :func:`atomic_path` left for ``names`` in ``folder``
+    when its process was killed mid-write (the targets themselves are intact)."""
+    folder = Path(folder)
+    stale = [f for name in names for f in folder.glob(f".{name}.*") if f.is_file()]
+    for f in stale:
+        f.unlink()
+    return stale
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:

@@ -29,7 +29,14 @@ import keras
 import numpy as np
 
 from .model import ModelConfig, build_model, config_of, count_params
-from .textio import CorpusError, atomic_path, atomic_write_json, atomic_write_text, display_path
+from .textio import (
+    CorpusError,
+    atomic_path,
+    atomic_write_json,
+    atomic_write_text,
+    display_path,
+    remove_stale_temps,
+)
 from .vocab import CharVocab, Vocab, load_vocab
 from .windows import SequentialWindows, WindowDataset, split_ids
 
@@ -37,6 +44,8 @@ __all__ = ["TrainConfig", "TrainResult", "train", "compile_model", "prepare_ids"
            "enable_data_parallel"]
 
 LN2 = math.log(2.0)
+RUN_FILES = ("best.keras", "last.keras", "state.json", "history.json", "history.csv",
+             "vocab.json", "config.json")
 
 
 @dataclass
@@ -265,6 +274,7 @@ def train(
         train_config or {})
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(run_dir, RUN_FILES)  # a run killed mid-write leaves its temp file
     keras.utils.set_random_seed(tc.seed)
     if data_parallel:
         enable_data_parallel(tc.batch_size)

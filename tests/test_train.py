@@ -66,12 +66,24 @@ def test_killed_run_resumes(tmp_path, shakespeare):
     finally:
         p.wait()
     done = json.loads((run / "state.json").read_text())["epoch"]
-    assert not [f for f in run.iterdir() if f.name.startswith(".")]  # no temp files left
     cmd[cmd.index("400")] = str(done + 1)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"Resuming {run} after epoch {done}" in out.stdout
     assert json.loads((run / "state.json").read_text())["epoch"] == done + 1
+    # a kill inside an atomic write may leave its temp file; the resumed run removes it
+    assert not [f for f in run.iterdir() if f.name.startswith(".")]  # no temp files left
+
+
+def test_resume_removes_temp_files_of_a_killed_write(tmp_path, shakespeare):
+    text = shakespeare[:40_000]
+    train(text, tmp_path, SMALL, {**FAST, "epochs": 1})
+    stale = tmp_path / ".last.keras.k1ll3d.keras"
+    stale.write_bytes(b"half a model")  # what SIGKILL during atomic_path leaves
+    mine = tmp_path / ".notes.txt"
+    mine.write_text("not ours")
+    train(text, tmp_path, SMALL, {**FAST, "epochs": 2})
+    assert not stale.exists() and mine.exists()
 
 
 def test_save_load_in_new_process_samples_the_same(tmp_path, shakespeare):
