@@ -193,7 +193,8 @@ class Generator:
         stopped = ["length"] * n
         alive = np.ones(n, dtype=bool)
         end_id = self.vocab.end_id if stop_at_end else None
-        chars = self.vocab.kind == "char"
+        prompt_tokens = self.vocab.tokenize(prompt) if prompt else []
+        first_prev = prompt_tokens[-1] if prompt_tokens else None  # spacing after the prompt
         emit = (lambda s: (sys.stdout.write(s), sys.stdout.flush())) if stream is True else stream
         with blas_single_thread():
             logits, state = self._warm(ids, n)
@@ -204,13 +205,14 @@ class Generator:
                     if end_id is not None and t == end_id:
                         alive[b], stopped[b] = False, "end"
                         continue
+                    prev = self.vocab.tokens[out_ids[b][-1]] if out_ids[b] else first_prev
                     out_ids[b].append(t)
                     out_p[b].append(float(p[b]))
-                    # words are re-joined as a whole (spacing depends on the neighbours)
-                    texts[b] = texts[b] + self.vocab.tokens[t] if chars else \
-                        self.vocab.decode(out_ids[b])
+                    # one piece per token (for words, spacing depends on the previous one)
+                    piece = self.vocab.piece(prev, self.vocab.tokens[t])
+                    texts[b] += piece
                     if emit and b == 0:
-                        emit(self.vocab.tokens[t] if chars else " " + self.vocab.tokens[t])
+                        emit(piece)
                     for s in stops:
                         if s and texts[b].endswith(s):
                             texts[b] = texts[b][: -len(s)]

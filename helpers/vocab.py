@@ -67,6 +67,11 @@ class Vocab:
     def detokenize(self, tokens: Iterable[str]) -> str:
         raise NotImplementedError
 
+    def piece(self, prev: str | None, token: str) -> str:
+        """The text ``token`` adds after ``prev`` (``None`` at the start), so that text
+        can be built one token at a time: ``detokenize`` is the join of the pieces."""
+        return token
+
     # --- public API -----------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.tokens)
@@ -259,14 +264,17 @@ class WordVocab(Vocab):
         text = text.replace(START, " <s> ").replace(END, " </s> ")
         return _WORD_RE.findall(text)
 
+    def piece(self, prev: str | None, token: str) -> str:
+        if (prev is None or token == "\n" or prev == "\n" or token in _NO_SPACE_BEFORE
+                or prev in _NO_SPACE_AFTER):
+            return token
+        return " " + token
+
     def detokenize(self, tokens: Iterable[str]) -> str:
         parts: list[str] = []
-        prev = "\n"
+        prev = None
         for t in tokens:
-            if t == "\n" or prev == "\n" or t in _NO_SPACE_BEFORE or prev in _NO_SPACE_AFTER:
-                parts.append(t)
-            else:
-                parts.append(" " + t)
+            parts.append(self.piece(prev, t))
             prev = t
         return "".join(parts)
 

@@ -5,7 +5,7 @@ import pytest
 
 from helpers.model import ModelConfig, build_model
 from helpers.sample import Generator, check_sampling_args, sample_from_logits
-from helpers.vocab import CharVocab
+from helpers.vocab import CharVocab, WordVocab
 
 pytestmark = pytest.mark.core
 
@@ -102,3 +102,23 @@ def test_explorer_regenerates_on_change():
     assert box.output.value != first
     box.controls["prompt"].value = "日本"
     assert "日本" in box.output.value  # unknown characters become the unknown token
+
+
+def test_word_samples_are_spaced_like_the_whole_text(capsys):
+    """Word-level text is built a piece at a time; it must read as if detokenised whole,
+    starting with the right space after the prompt (not "a truththe ...")."""
+    text = "It is a truth, universally acknowledged. (Said she.) Is it? \"Yes,\" he said.\n" * 5
+    vocab = WordVocab.build(text)
+    m = build_model(ModelConfig(vocab_size=len(vocab), embed_dim=4, units=8, layers=1))
+    g = Generator(m, vocab)
+    prompt = "it is a truth"
+    for seed in range(5):
+        s = g.generate(prompt, length=40, temperature=2.0, seed=seed, stream=seed == 0)[0]
+        tokens = vocab.tokenize(prompt) + [vocab.tokens[i] for i in s.token_ids]
+        assert s.full == vocab.detokenize(tokens)
+        if seed == 0:
+            assert capsys.readouterr().out == s.text + "\n"  # streamed the same pieces
+    stopped = g.generate(prompt, length=200, temperature=2.0, seed=1, stop=".", n=8,
+                         stop_at_end=False)
+    assert {s.stopped_by for s in stopped} == {"stop:."}
+    assert all("." not in s.text for s in stopped)
