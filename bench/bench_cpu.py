@@ -45,6 +45,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--steps-per-epoch", type=int, default=100)
+    ap.add_argument("--carry-state", action="store_true",
+                    help="truncated BPTT: contiguous streams, state carried between batches")
     ap.add_argument("--schedule", default="cosine-time", choices=["cosine-time", "constant"])
     ap.add_argument("--val-tokens", type=int, default=20_000,
                     help="validation tokens scored during training (the final score uses all)")
@@ -67,6 +69,7 @@ def main() -> None:
                        "val_max_tokens": args.val_tokens, "seq_len": args.seq_len,
                        "batch_size": args.batch_size, "learning_rate": args.lr,
                        "schedule": args.schedule, "warmup_steps": 50,
+                       "carry_state": args.carry_state,
                        "max_minutes": budget / 60, "samples_per_epoch": 0, "verbose": 0})
             wall = time.time() - t0
         w160 = text_loss(r.model, r.vocab, val_text, seq_len=160)
@@ -90,6 +93,7 @@ def main() -> None:
         h = run["history"]
         ax.plot([x["seconds"] for x in h], [x["val_loss"] for x in h], marker=".",
                 label=f"{args.layers}×{args.cell.upper()}({args.units}), {run['budget_s']:.0f} s, "
+                      f"{'carried state, ' if args.carry_state else ''}"
                       f"{args.schedule}")
     ax.plot(NANOGPT["seconds"], NANOGPT["val_loss"], "k*", ms=12, label="nanoGPT baby (BASELINES.md)")
     ax.set_xlabel("training time on this CPU (s)")

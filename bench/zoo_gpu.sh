@@ -44,6 +44,7 @@ for j in "$@"; do
     shakespeare_2x512_wd) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.35 --weight-decay 0.1 --lr 3e-3 $GPU5 & ;;
     shakespeare_2x512_d30) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.3 --lr 2e-3 $GPU5 & ;;
     shakespeare_fast) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.3 --lr 2e-3 --seq-len 256 --batch-size 128 --steps-per-epoch 100 --epochs 100000 --schedule cosine-time --max-minutes 1.5 & ;;
+    shakespeare_carry) job $j "$SHAKESPEARE" "ROMEO:" "$TS_DATA" --units 512 --layers 2 --dropout 0.3 --lr 2e-3 --carry-state --seq-len 128 --batch-size 64 --steps-per-epoch 100 --epochs 100000 --schedule cosine-time --max-minutes 5 & ;;
     novels_char) job $j "$DATA/novels.txt" "It is a truth" "$NOVELS_DATA" --units 512 --layers 2 --dropout 0.3 --min-count 5 --lr 3e-3 $GPU5 & ;;
     python_code) job $j "$DATA/python.txt" "def " "$PY_DATA" --units 512 --layers 2 --dropout 0.1 --lr 3e-3 $GPU5 & ;;
     tweets_char) job $j "$DATA/tweets.txt" "" "$TW_DATA" --documents --units 256 --layers 2 --dropout 0.3 --min-count 3 --lr 3e-3 --seq-len 256 --batch-size 64 --steps-per-epoch 50 --epochs 100000 --schedule cosine-time --max-minutes 3 & ;;

@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
                    default="float32", help="mixed precision helps on recent GPUs")
+    p.add_argument("--carry-state", action="store_true",
+                   help="truncated backprop through time: read the corpus as batch-size "
+                        "streams, carrying the recurrent state from batch to batch")
 
     p = sub.add_parser("evaluate", help="loss of a model on a text")
     src = p.add_mutually_exclusive_group(required=True)
@@ -169,7 +172,8 @@ def cmd_train(args) -> int:
           "steps_per_epoch": args.steps_per_epoch, "learning_rate": args.lr,
           "schedule": args.schedule, "weight_decay": args.weight_decay,
           "val_fraction": args.val_fraction, "max_minutes": args.max_minutes,
-          "patience": args.patience, "seed": args.seed, "precision": args.precision}
+          "patience": args.patience, "seed": args.seed, "precision": args.precision,
+          "carry_state": args.carry_state}
     r = train(text, args.run_dir, mc, tc, vocab=vocab, documents=args.documents,
               resume=not args.fresh, prompt=args.prompt)
     print(r)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import keras
 from keras import layers, ops
 
-__all__ = ["ModelConfig", "StepModel", "build_model", "build_step_model", "config_of", "count_params", "state_sizes",
-           "rnn_layers"]
+__all__ = ["CarryStateModel", "ModelConfig", "StepModel", "build_model", "build_step_model",
+           "config_of", "count_params", "rnn_layers", "state_sizes"]
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU}
 
@@ -52,19 +52,14 @@ class ModelConfig:
         return cls(**{k: v for k, v in d.items() if k in fields})
 
 
-def build_model(config: ModelConfig, stateful_batch: int | None = None,
-                name: str = "char_rnn") -> keras.Model:
-    """Build the training/evaluation model (not compiled).
-
-    ``stateful_batch`` makes the recurrent layers stateful with that fixed batch
-    size, for truncated backpropagation through time with carried state.
-    """
+def build_model(config: ModelConfig, name: str = "char_rnn") -> keras.Model:
+    """Build the training/evaluation model (not compiled). For training with the
+    state carried between batches, wrap it in :class:`CarryStateModel`."""
     cell = CELLS[config.cell]
-    inputs = keras.Input(shape=(None,), dtype="int32", batch_size=stateful_batch, name="tokens")
+    inputs = keras.Input(shape=(None,), dtype="int32", name="tokens")
     x = layers.Embedding(config.vocab_size, config.embed_dim, name="embedding")(inputs)
     for i in range(config.layers):
-        x = cell(config.units, return_sequences=True, stateful=stateful_batch is not None,
-                 name=f"rnn_{i}")(x)
+        x = cell(config.units, return_sequences=True, name=f"rnn_{i}")(x)
         if config.dropout:
             x = layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     logits = layers.Dense(config.vocab_size, name="logits", dtype="float32")(x)
@@ -124,6 +119,60 @@ class StepModel(keras.Model):
             x, new = cell(x, s if n == 2 else s[0], training=False)
             out_states += list(new) if isinstance(new, (list, tuple)) else [new]
         return [self.logits(x), *out_states]
+
+
+class CarryStateModel(keras.Model):
+    """Training form of a :func:`build_model` network for truncated backpropagation
+    through time: each batch starts from the recurrent state the previous batch ended
+    in (row by row), so with :class:`helpers.windows.StreamDataset` the network learns
+    from context longer than one window, while gradients stop at window boundaries.
+
+    It calls the *same* layer objects as ``model`` (train this, save ``model``). The
+    state lives in non-trainable variables of shape ``(batch_size, units)``, so it works
+    under every backend's ``fit`` (Keras' own ``stateful=True`` LSTM fails under torch
+    autograd and does not carry state under JAX in Keras 3.15). Call
+    :meth:`reset_state` at the start of every pass over the data.
+    """
+
+    def __init__(self, model: keras.Model, batch_size: int, **kwargs):
+        super().__init__(name=f"{model.name}_carry", **kwargs)
+        self.base = model
+        self.batch_size = batch_size
+        self.rnns = rnn_layers(model)
+        self.carried = [
+            self.add_weight(shape=(batch_size, size), initializer="zeros", trainable=False,
+                            dtype="float32", name=f"carried_{i}")
+            for i, size in enumerate(state_sizes(model))
+        ]
+
+    def call(self, tokens, training=False):
+        x, k = tokens, 0
+        for layer in self.base.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if layer in self.rnns:
+                n = 2 if isinstance(layer, layers.LSTM) else 1
+                # a copy: torch autograd must not see the variable change in place
+                init = [ops.stop_gradient(ops.copy(v)) for v in self.carried[k:k + n]]
+                layer.return_state = True  # the base model keeps return_state=False
+                try:
+                    x, *new = layer(x, initial_state=init, training=training)
+                finally:
+                    layer.return_state = False
+                for v, s in zip(self.carried[k:k + n], new, strict=True):
+                    v.assign(ops.cast(s, "float32"))
+                k += n
+            else:
+                x = layer(x, training=training)
+        return x
+
+    def reset_state(self) -> None:
+        """Zero the carried state (start of a pass over the data)."""
+        for v in self.carried:
+            v.assign(ops.zeros(v.shape, "float32"))
+
+    def __repr__(self) -> str:
+        return f"CarryStateModel({self.base.name}, batch_size={self.batch_size})"
 
 
 def build_step_model(model: keras.Model) -> keras.Model:

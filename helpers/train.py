@@ -28,7 +28,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .model import ModelConfig, build_model, config_of, count_params
+from .model import CarryStateModel, ModelConfig, build_model, config_of, count_params
 from .textio import (
     CorpusError,
     atomic_path,
@@ -38,7 +38,7 @@ from .textio import (
     remove_stale_temps,
 )
 from .vocab import CharVocab, Vocab, load_vocab
-from .windows import SequentialWindows, WindowDataset, split_ids
+from .windows import SequentialWindows, StreamDataset, WindowDataset, split_ids
 
 __all__ = ["TrainConfig", "TrainResult", "train", "compile_model", "prepare_ids",
            "enable_data_parallel"]
@@ -76,6 +76,10 @@ class TrainConfig:
     # "mixed_float16" / "mixed_bfloat16": compute in half precision, keep float32 weights
     # (helps on GPUs with tensor cores; the logits layer stays float32)
     precision: str = "float32"
+    # truncated backpropagation through time: the batch is ``batch_size`` contiguous
+    # streams read window after window, the recurrent state carried from one batch to the
+    # next (gradients stop at window boundaries); see helpers.windows.StreamDataset
+    carry_state: bool = False
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -157,8 +161,12 @@ class _EpochEnd(keras.callbacks.Callback):
 
     def __init__(self, run_dir: Path, vocab: Vocab, cfg: TrainConfig, documents: bool,
                  best: float, history: list[dict], t_start: float, elapsed0: float,
-                 prompt: str):
+                 prompt: str, net: keras.Model, val_data=None, streams=None):
         super().__init__()
+        # ``net`` is the network saved and sampled; ``self.model`` is the one fitted (the
+        # same, or a CarryStateModel around it, which then needs ``val_data`` scored here
+        # and its state reset at the start of every pass over ``streams``)
+        self.net, self.val_data, self.streams = net, val_data, streams
         self.run_dir, self.vocab, self.cfg, self.documents = run_dir, vocab, cfg, documents
         self.best, self.history = best, history
         self.t_start, self.elapsed0 = t_start, elapsed0
@@ -171,6 +179,9 @@ class _EpochEnd(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self.step += 1
+        if self.streams is not None and (  # batches arrive in order: step i is start + i
+                self.step == 1 or self.streams.starts_pass(self.streams.start_step + self.step - 1)):
+            self.model.reset_state()
         if self.cfg.schedule == "cosine-time" and (self.step % 10 == 1 or self.step < 200):
             self.model.optimizer.learning_rate.assign(self.time_lr())
 
@@ -191,6 +202,8 @@ class _EpochEnd(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        if self.val_data is not None:
+            logs["val_loss"] = float(self.net.evaluate(self.val_data, verbose=0))
         val = float(logs.get("val_loss", logs.get("loss", math.nan)))
         row = {
             "epoch": epoch + 1,
@@ -207,11 +220,11 @@ class _EpochEnd(keras.callbacks.Callback):
             self.best = val
             self.bad_epochs = 0
             with atomic_path(self.run_dir / "best.keras") as tmp:
-                self.model.save(tmp)
+                self.net.save(tmp)
         else:
             self.bad_epochs += 1
         with atomic_path(self.run_dir / "last.keras") as tmp:
-            self.model.save(tmp)
+            self.net.save(tmp)
         _write_history(self.run_dir, self.history)
         atomic_write_json(self.run_dir / "state.json", {
             "epoch": epoch + 1, "best_val_loss": self.best, "elapsed_seconds": self.elapsed(),
@@ -227,7 +240,7 @@ class _EpochEnd(keras.callbacks.Callback):
     def _print_samples(self, epoch: int):
         from .sample import Generator
 
-        gen = Generator(self.model, self.vocab, documents=self.documents)
+        gen = Generator(self.net, self.vocab, documents=self.documents)
         for t in self.cfg.sample_temperatures:
             for s in gen.generate(self.prompt, length=self.cfg.sample_length, temperature=t,
                                   n=self.cfg.samples_per_epoch, seed=epoch, unknown="unk"):
@@ -276,6 +289,9 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(run_dir, RUN_FILES)  # a run killed mid-write leaves its temp file
     keras.utils.set_random_seed(tc.seed)
+    if data_parallel and tc.carry_state:
+        raise ValueError("carry_state=True and data_parallel=True cannot be combined: the "
+                         "carried state is one (batch, units) array on one device.")
     if data_parallel:
         enable_data_parallel(tc.batch_size)
     if tc.precision not in ("float32", "mixed_float16", "mixed_bfloat16"):
@@ -300,9 +316,15 @@ def train(
             f"{len(val_ids)} tokens, fewer than one window of {tc.seq_len}. Use more text or a "
             "smaller seq_len."
         )
-    data = WindowDataset(train_ids, tc.seq_len, tc.batch_size, tc.steps_per_epoch, seed=tc.seed)
+    if tc.carry_state:
+        data = StreamDataset(train_ids, tc.seq_len, tc.batch_size, seed=tc.seed)
+        steps = tc.steps_per_epoch or data.steps_per_pass
+    else:
+        data = WindowDataset(train_ids, tc.seq_len, tc.batch_size, tc.steps_per_epoch,
+                             seed=tc.seed)
+        steps = len(data)
     val = SequentialWindows(val_ids, tc.seq_len, tc.batch_size, drop_remainder=data_parallel)
-    total_steps = tc.epochs * len(data)
+    total_steps = tc.epochs * steps
 
     history: list[dict] = []
     best, initial_epoch, elapsed0 = math.inf, 0, 0.0
@@ -315,7 +337,10 @@ def train(
         hist_path = run_dir / "history.json"
         history = json.loads(hist_path.read_text()) if hist_path.exists() else []
         history = [h for h in history if h["epoch"] <= initial_epoch]
-        data.epoch = initial_epoch
+        if tc.carry_state:
+            data.start_step = initial_epoch * steps
+        else:
+            data.epoch = initial_epoch
         print(f"Resuming {display_path(run_dir)} after epoch {initial_epoch} "
               f"(best val_loss {best:.4f}).")
     else:
@@ -339,10 +364,18 @@ def train(
     })
     if initial_epoch >= tc.epochs:
         print(f"{run_dir} already finished {initial_epoch} epochs; raise epochs to train more.")
-    end = _EpochEnd(run_dir, vocab, tc, documents, best, history, time.time(), elapsed0, prompt)
+    fit_model, fit_val = model, val
+    if tc.carry_state:  # fit the carrying form; score and save the plain network
+        fit_model, fit_val = CarryStateModel(model, tc.batch_size), None
+        fit_model.compile(optimizer=model.optimizer, loss=model.loss)
+    end = _EpochEnd(run_dir, vocab, tc, documents, best, history, time.time(), elapsed0, prompt,
+                    net=model, val_data=None if fit_val else val,
+                    streams=data if tc.carry_state else None)
     t0 = time.time()
-    model.fit(data, validation_data=val, epochs=tc.epochs, initial_epoch=initial_epoch,
-              callbacks=[end, *(callbacks or [])], verbose=tc.verbose)
+    fit_model.fit(data, validation_data=fit_val, epochs=tc.epochs, initial_epoch=initial_epoch,
+                  steps_per_epoch=steps if tc.carry_state else None,
+                  shuffle=not tc.carry_state,  # streams must be read in order
+                  callbacks=[end, *(callbacks or [])], verbose=tc.verbose)
     best_path = run_dir / "best.keras"
     if best_path.exists():
         model = keras.models.load_model(best_path)

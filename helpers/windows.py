@@ -14,7 +14,7 @@ import math
 import numpy as np
 from keras.utils import PyDataset
 
-__all__ = ["split_ids", "WindowDataset", "SequentialWindows"]
+__all__ = ["split_ids", "WindowDataset", "SequentialWindows", "StreamDataset"]
 
 
 def split_ids(ids: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +72,63 @@ class WindowDataset(PyDataset):
     def __repr__(self) -> str:
         return (f"WindowDataset(tokens={len(self.ids):,}, seq_len={self.seq_len}, "
                 f"batch_size={self.batch_size}, steps={self.steps})")
+
+
+class StreamDataset(PyDataset):
+    """Contiguous streams for truncated backpropagation through time (TBPTT).
+
+    The corpus is cut into ``batch_size`` equal lanes; row ``b`` of batch ``k`` is the
+    ``k``-th window of lane ``b``, so row ``b`` of the next batch continues exactly where
+    this one ended. A model that carries its recurrent state from batch to batch (see
+    :class:`helpers.model.CarryStateModel`) then reads every lane from beginning to end
+    with its whole history as context, while gradients stop at window boundaries.
+
+    One *pass* reads every lane once (``steps_per_pass`` batches); each pass starts at a
+    fresh random offset in ``[0, seq_len)`` so window boundaries move, and the state must
+    be reset where a pass starts (:meth:`starts_pass`).
+
+    The dataset is endless: batch ``i`` is a pure function of the global step
+    ``start_step + i``, because Keras reads an endless ``PyDataset`` in order across
+    epochs (pass ``steps_per_epoch`` to ``fit``), even with tf.data prefetching, whereas
+    a per-epoch counter would race with the prefetch at epoch boundaries.
+    """
+
+    def __init__(self, ids: np.ndarray, seq_len: int = 128, batch_size: int = 64,
+                 seed: int = 0, start_step: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        ids = np.asarray(ids)
+        if ids.ndim != 1:
+            raise ValueError("ids must be a 1-D array")
+        self.lane = (len(ids) - 1) // batch_size
+        self.steps_per_pass = self.lane // seq_len - 1  # room for the random offset
+        if self.steps_per_pass < 1:
+            raise ValueError(
+                f"The corpus has {len(ids)} tokens: too few for {batch_size} streams of at "
+                f"least {2 * seq_len} tokens; use a smaller batch_size or seq_len, or more text.")
+        self.ids, self.seq_len, self.batch_size = ids, seq_len, batch_size
+        self.seed, self.start_step = seed, start_step
+
+    @property
+    def num_batches(self):
+        return None  # endless; see the class docstring
+
+    def starts_pass(self, step: int) -> bool:
+        """Does global step ``step`` begin a pass (time to reset the state)?"""
+        return step % self.steps_per_pass == 0
+
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and targets of global step ``step``."""
+        pass_no, k = divmod(step, self.steps_per_pass)
+        offset = int(np.random.default_rng((self.seed, pass_no)).integers(0, self.seq_len))
+        starts = np.arange(self.batch_size) * self.lane + offset + k * self.seq_len
+        return _windows(self.ids, starts, self.seq_len)
+
+    def __getitem__(self, i: int):
+        return self.batch(self.start_step + i)
+
+    def __repr__(self) -> str:
+        return (f"StreamDataset(tokens={len(self.ids):,}, streams={self.batch_size}, "
+                f"seq_len={self.seq_len}, steps_per_pass={self.steps_per_pass})")
 
 
 class SequentialWindows(PyDataset):

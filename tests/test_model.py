@@ -4,7 +4,14 @@ import pytest
 from keras.ops import convert_to_numpy
 
 from helpers.engine import NumpyRNN
-from helpers.model import ModelConfig, build_model, build_step_model, config_of, state_sizes
+from helpers.model import (
+    CarryStateModel,
+    ModelConfig,
+    build_model,
+    build_step_model,
+    config_of,
+    state_sizes,
+)
 
 pytestmark = pytest.mark.core
 
@@ -50,3 +57,31 @@ def test_bad_config():
         ModelConfig(vocab_size=5, cell="rnn")
     with pytest.raises(ValueError):
         ModelConfig(vocab_size=5, dropout=1.5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_carried_state_reads_a_long_sequence_in_pieces(cell):
+    """Three windows through CarryStateModel give what one pass over all of them gives."""
+    m = build_model(ModelConfig(vocab_size=11, embed_dim=5, units=7, layers=2, cell=cell,
+                                dropout=0.0))
+    x = np.random.default_rng(1).integers(0, 11, (3, 24)).astype("int32")
+    full = convert_to_numpy(m(x, training=False))
+    carry = CarryStateModel(m, batch_size=3)
+    pieces = [convert_to_numpy(carry(x[:, i:i + 8])) for i in (0, 8, 16)]
+    np.testing.assert_allclose(np.concatenate(pieces, 1), full, atol=1e-5)
+    assert not m.get_layer("rnn_0").return_state  # the plain model is left as it was
+    carry.reset_state()
+    assert all(not convert_to_numpy(v).any() for v in carry.carried)
+    np.testing.assert_allclose(convert_to_numpy(carry(x[:, :8])), full[:, :8], atol=1e-5)
+
+
+def test_carry_model_trains_the_shared_weights():
+    m = build_model(ModelConfig(vocab_size=9, embed_dim=4, units=6, layers=1, dropout=0.0))
+    carry = CarryStateModel(m, batch_size=2)
+    carry.compile(optimizer=keras.optimizers.Adam(0.05),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.tile(np.arange(9, dtype="int32"), (2, 2))[:, :12]
+    before = convert_to_numpy(m.get_layer("logits").kernel).copy()
+    carry.fit(x[:, :-1], x[:, 1:], batch_size=2, epochs=3, verbose=0, shuffle=False)
+    assert not np.allclose(convert_to_numpy(m.get_layer("logits").kernel), before)
+    assert [id(v) for v in carry.trainable_variables] == [id(v) for v in m.trainable_variables]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from helpers.windows import SequentialWindows, WindowDataset, split_ids
+from helpers.windows import SequentialWindows, StreamDataset, WindowDataset, split_ids
 
 pytestmark = pytest.mark.core
 
@@ -42,3 +42,30 @@ def test_sequential_windows_cover_every_token_once():
 def test_too_short_corpus_is_a_clear_error():
     with pytest.raises(ValueError, match="too few"):
         WindowDataset(np.arange(10), seq_len=20)
+
+
+def test_streams_continue_row_by_row_and_move_each_pass():
+    ids = np.arange(10_000, dtype=np.int32)
+    ds = StreamDataset(ids, seq_len=16, batch_size=4, seed=1)
+    assert ds.lane == 2499 and ds.steps_per_pass == 155 and ds.num_batches is None
+    per_pass = ds.steps_per_pass
+    batches = [ds[i] for i in range(2 * per_pass)]
+    assert [i for i in range(2 * per_pass) if ds.starts_pass(i)] == [0, per_pass]
+    for k, (x, y) in enumerate(batches):
+        np.testing.assert_array_equal(y, x + 1)
+        if (k + 1) % per_pass:  # within a pass, each row continues where it ended
+            np.testing.assert_array_equal(batches[k + 1][0][:, 0], y[:, -1])
+        assert (x // ds.lane == np.arange(4)[:, None]).all()  # each row keeps to its lane
+    a, b = batches[0][0][0, 0], batches[per_pass][0][0, 0]
+    assert a != b and 0 <= a < 16 and 0 <= b < 16  # a new pass starts at another offset
+    # one pass reads each lane once, windows not overlapping
+    xs = np.concatenate([x[0] for x, _ in batches[:per_pass]])
+    assert len(np.unique(xs)) == len(xs) == per_pass * 16
+    # resuming at a global step gives the same batches
+    later = StreamDataset(ids, seq_len=16, batch_size=4, seed=1, start_step=200)
+    np.testing.assert_array_equal(later[3][0], ds[203][0])
+
+
+def test_streams_too_short():
+    with pytest.raises(ValueError, match="streams"):
+        StreamDataset(np.arange(500), seq_len=64, batch_size=8)
