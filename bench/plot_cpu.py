@@ -1,0 +1,61 @@
+"""Plot every CPU run of ``bench_cpu.py`` on one loss-vs-time chart.
+
+    python bench/plot_cpu.py            # reads bench/results_cpu*.json
+
+Writes ``bench/cpu_loss_vs_time.png`` (validation loss during training, scored on the
+first 20,000 validation characters, against wall-clock seconds) with nanoGPT's
+"baby" configuration from ../shared/BASELINES.md for reference, and prints a table of
+the final scores over the whole validation split.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def label(cfg: dict, run: dict) -> str:
+    how = "carried state" if cfg.get("carry_state") else "random windows"
+    return (f"{cfg['layers']}×{cfg['cell'].upper()}({cfg['units']}), seq {cfg['seq_len']}, "
+            f"{how}, {cfg['schedule']}, {run['budget_s']:.0f} s")
+
+
+def main() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    nanogpt = None
+    print("| run | whole validation split, windows of 160 | state carried |")
+    print("|---|---|---|")
+    for path in sorted(HERE.glob("results_cpu*.json")):
+        res = json.loads(path.read_text())
+        cfg, nanogpt = res["config"], res["nanogpt"]
+        cfg.setdefault("seq_len", 128)
+        cfg.setdefault("schedule", "cosine-time")
+        for run in res["runs"]:
+            h = run["history"]
+            style = "-" if cfg.get("carry_state") else "--"
+            ax.plot([x["seconds"] for x in h], [x["val_loss"] for x in h], style, marker=".",
+                    label=label(cfg, run))
+            print(f"| {label(cfg, run)} ({path.name}) | {run['val_loss_windows_160']:.4f} | "
+                  f"{run['val_loss_state_carried']:.4f} |")
+    if nanogpt:
+        ax.plot(nanogpt["seconds"], nanogpt["val_loss"], "k*", ms=12,
+                label="nanoGPT baby (BASELINES.md)")
+    ax.set_xlabel("training time on this CPU (s)")
+    ax.set_ylabel("validation loss (nats/char)")
+    ax.set_ylim(1.4, 2.4)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(HERE / "cpu_loss_vs_time.png", dpi=110)
+    print(f"wrote {HERE / 'cpu_loss_vs_time.png'}")
+
+
+if __name__ == "__main__":
+    main()
