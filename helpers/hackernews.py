@@ -19,6 +19,7 @@ import html
 import json
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -184,16 +185,29 @@ def as_training_text(postings: Iterable[Posting | str]) -> str:
 
 
 # --- HN API ------------------------------------------------------------------------
-def _get_json(url: str, timeout: float = 20.0):
+def _get_json(url: str, timeout: float = 20.0, retries: int = 3, backoff: float = 0.5):
+    """GET and parse JSON, retrying server errors (5xx) and dropped connections with
+    exponential backoff; client errors (4xx) are raised at once."""
     req = urllib.request.Request(url, headers={"User-Agent": "textgen-workshop/0.1"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read().decode("utf-8"))
+    for attempt in range(retries + 1):
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return json.loads(r.read().decode("utf-8"))
+        except urllib.error.HTTPError as e:
+            if e.code < 500 or attempt == retries:
+                raise
+        except (urllib.error.URLError, TimeoutError, ConnectionError):
+            if attempt == retries:
+                raise
+        time.sleep(min(8.0, backoff * 2 ** attempt))
 
 
 def fetch_thread(thread_id: int, base_url: str | None = None,
-                 cache_dir: str | os.PathLike | None = None, workers: int = 8) -> list[Posting]:
+                 cache_dir: str | os.PathLike | None = None, workers: int = 8,
+                 retries: int = 3, backoff: float = 0.5) -> list[Posting]:
     """Top-level comments of a "Who is hiring?" thread from HN's public API
-    (``$HN_API_URL`` or https://hacker-news.firebaseio.com/v0), each item cached."""
+    (``$HN_API_URL`` or https://hacker-news.firebaseio.com/v0), each item cached.
+    Transient failures are retried ``retries`` times with exponential backoff."""
     base = (base_url or os.environ.get("HN_API_URL") or HN_API).rstrip("/")
     cache = Path(cache_dir or DATA_DIR / "hn_items")
 
@@ -205,7 +219,7 @@ def fetch_thread(thread_id: int, base_url: str | None = None,
             except json.JSONDecodeError:
                 pass  # corrupt cache entry: fetch again
         try:
-            data = _get_json(f"{base}/item/{i}.json")
+            data = _get_json(f"{base}/item/{i}.json", retries=retries, backoff=backoff)
         except urllib.error.URLError as e:
             raise ConnectionError(f"Could not fetch HN item {i} from {base}: {e}. Set "
                                   "HN_API_URL or load a JSON dump with load_dump().") from e

@@ -1,4 +1,7 @@
-"""A loopback HTTP server over a folder, recording every request (for offline tests)."""
+"""A loopback HTTP server over a folder, recording every request (for offline tests).
+
+Paths under ``/flaky/`` answer 503 twice per path before serving the file (retry tests);
+paths under ``/html/`` answer with an HTML page."""
 
 from __future__ import annotations
 
@@ -15,6 +18,13 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def do_GET(self):
         self.server.requests.append(self.path)
+        if self.path.startswith("/flaky/"):  # each path fails twice with 503, then works
+            self.path = self.path[len("/flaky"):]
+            seen = self.server.flaky.get(self.path, 0)
+            self.server.flaky[self.path] = seen + 1
+            if seen < 2:
+                self.send_error(503, "Service Unavailable")
+                return
         if self.path.startswith("/html/"):
             body = b"<!DOCTYPE html><html><body>Please solve this captcha</body></html>"
             self.send_response(200)
@@ -44,5 +54,6 @@ def serve_folder(folder: str | Path):
     handler = functools.partial(_Handler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.requests = []
+    server.flaky = {}
     with running(server) as url:
         yield url, server.requests

@@ -91,6 +91,24 @@ def test_fetch_thread_from_api_mirror(tmp_path, postings):
         assert len(requests) == n  # all cached
 
 
+def test_fetch_thread_retries_server_errors(tmp_path, postings):
+    posts, _ = postings
+    few = posts[:5]
+    api = tmp_path / "api" / "item"
+    api.mkdir(parents=True)
+    (api / "7.json").write_text(json.dumps({"id": 7, "kids": [p.id for p in few]}))
+    for p in few:
+        (api / f"{p.id}.json").write_text(json.dumps(
+            {"id": p.id, "by": p.author, "time": p.time, "text": p.html, "parent": 7}))
+    with serve_folder(tmp_path / "api") as (url, requests):
+        got = fetch_thread(7, base_url=url + "/flaky", cache_dir=tmp_path / "c", backoff=0.01)
+        assert [p.id for p in got] == [p.id for p in few]
+        assert len(requests) == 3 * 6  # two 503s and a success for each of the 6 items
+        with pytest.raises(ConnectionError, match="HN_API_URL"):
+            fetch_thread(8, base_url=url + "/flaky", cache_dir=tmp_path / "c", retries=1,
+                         backoff=0.01)
+
+
 def _flow(es, posts, index):
     """Index, re-index (idempotent), scan all and a query; returns what was seen."""
     st1 = index_postings(es, posts, index=index)
