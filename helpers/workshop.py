@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Settings", "setup", "gpu_devices", "shared_data", "quiet_backend_start"]
+__all__ = ["Settings", "setup", "gpu_devices", "shared_data", "shared_data_path", "quiet_backend_start"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,10 +58,15 @@ def gpu_devices() -> list[str]:
         return []
 
 
+def shared_data_path() -> Path:
+    """Where the public fixture corpora are looked for: ``$TEXTGEN_SHARED_DATA``, or
+    ``shared/data`` beside the project."""
+    return Path(os.environ.get("TEXTGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
 def shared_data() -> Path | None:
-    """The folder of public fixture corpora beside the project, if present
-    (``$TEXTGEN_SHARED_DATA`` overrides)."""
-    p = Path(os.environ.get("TEXTGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    """The folder of public fixture corpora beside the project, if present."""
+    p = shared_data_path()
     return p if p.exists() else None
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from helpers.workshop import shared_data_path
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("TEXTGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHARED = shared_data_path()
 
 
 def shared_path(*parts: str) -> Path:
