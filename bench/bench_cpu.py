@@ -6,7 +6,9 @@ Trains on tiny-shakespeare with nanoGPT's split (first 90% train, last 10% valid
 for each wall-clock budget, with the learning rate decayed over the budget
 ("cosine-time"), and scores the whole validation split in windows of 160 characters
 (as ../shared/BASELINES.md did) and with the state carried through. Writes
-``bench/results_cpu.json`` and ``bench/cpu_loss_vs_time.png``.
+``bench/<--out>`` (default ``results_cpu.json``) and redraws ``bench/cpu_loss_vs_time.png``
+with every ``results_cpu*.json`` (``plot_cpu.py``). ``--carry-state`` trains with truncated
+backpropagation through time (contiguous streams, state carried between batches).
 
 The reference, nanoGPT's CPU "baby" configuration, is not part of this project. To run
 it beside on the same machine: clone github.com/karpathy/nanoGPT, run
@@ -47,6 +49,8 @@ def main() -> None:
     ap.add_argument("--steps-per-epoch", type=int, default=100)
     ap.add_argument("--carry-state", action="store_true",
                     help="truncated BPTT: contiguous streams, state carried between batches")
+    ap.add_argument("--carry-reset", type=float, default=0.0,
+                    help="with --carry-state: chance a stream's state is zeroed before a batch")
     ap.add_argument("--schedule", default="cosine-time", choices=["cosine-time", "constant"])
     ap.add_argument("--val-tokens", type=int, default=20_000,
                     help="validation tokens scored during training (the final score uses all)")
@@ -69,7 +73,7 @@ def main() -> None:
                        "val_max_tokens": args.val_tokens, "seq_len": args.seq_len,
                        "batch_size": args.batch_size, "learning_rate": args.lr,
                        "schedule": args.schedule, "warmup_steps": 50,
-                       "carry_state": args.carry_state,
+                       "carry_state": args.carry_state, "carry_reset": args.carry_reset,
                        "max_minutes": budget / 60, "samples_per_epoch": 0, "verbose": 0})
             wall = time.time() - t0
         w160 = text_loss(r.model, r.vocab, val_text, seq_len=160)
@@ -83,26 +87,9 @@ def main() -> None:
     res = {"machine": f"{os.cpu_count()} cores", "backend": keras.backend.backend(),
            "config": vars(args), "runs": runs, "nanogpt": NANOGPT}
     (ROOT / "bench" / args.out).write_text(json.dumps(res, indent=1) + "\n")
-    import matplotlib
+    from plot_cpu import main as plot_all  # every results_cpu*.json on one chart
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for run in runs:
-        h = run["history"]
-        ax.plot([x["seconds"] for x in h], [x["val_loss"] for x in h], marker=".",
-                label=f"{args.layers}×{args.cell.upper()}({args.units}), {run['budget_s']:.0f} s, "
-                      f"{'carried state, ' if args.carry_state else ''}"
-                      f"{args.schedule}")
-    ax.plot(NANOGPT["seconds"], NANOGPT["val_loss"], "k*", ms=12, label="nanoGPT baby (BASELINES.md)")
-    ax.set_xlabel("training time on this CPU (s)")
-    ax.set_ylabel("validation loss (nats/char)")
-    ax.set_ylim(1.3, 3.0)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(ROOT / "bench" / args.out.replace("results_", "").replace(".json", "_loss_vs_time.png"), dpi=110)
+    plot_all()
     print(json.dumps({k: v for k, v in res.items() if k != "runs"}, indent=1))
 
 

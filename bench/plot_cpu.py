@@ -18,6 +18,10 @@ HERE = Path(__file__).resolve().parent
 
 def label(cfg: dict, run: dict) -> str:
     how = "carried state" if cfg.get("carry_state") else "random windows"
+    if cfg.get("carry_reset"):
+        how += f", reset {cfg['carry_reset']:g}"
+    if "fixed_lanes" in run.get("file", ""):
+        how += ", fixed lanes"
     return (f"{cfg['layers']}×{cfg['cell'].upper()}({cfg['units']}), seq {cfg['seq_len']}, "
             f"{how}, {cfg['schedule']}, {run['budget_s']:.0f} s")
 
@@ -38,6 +42,7 @@ def main() -> None:
         cfg.setdefault("seq_len", 128)
         cfg.setdefault("schedule", "cosine-time")
         for run in res["runs"]:
+            run["file"] = path.name
             h = run["history"]
             style = "-" if cfg.get("carry_state") else "--"
             ax.plot([x["seconds"] for x in h], [x["val_loss"] for x in h], style, marker=".",

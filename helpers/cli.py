@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--carry-state", action="store_true",
                    help="truncated backprop through time: read the corpus as batch-size "
                         "streams, carrying the recurrent state from batch to batch")
+    p.add_argument("--carry-reset", type=float, default=0.0,
+                   help="with --carry-state: chance that a stream's state is zeroed per batch")
 
     p = sub.add_parser("evaluate", help="loss of a model on a text")
     src = p.add_mutually_exclusive_group(required=True)
@@ -173,7 +175,7 @@ def cmd_train(args) -> int:
           "schedule": args.schedule, "weight_decay": args.weight_decay,
           "val_fraction": args.val_fraction, "max_minutes": args.max_minutes,
           "patience": args.patience, "seed": args.seed, "precision": args.precision,
-          "carry_state": args.carry_state}
+          "carry_state": args.carry_state, "carry_reset": args.carry_reset}
     r = train(text, args.run_dir, mc, tc, vocab=vocab, documents=args.documents,
               resume=not args.fresh, prompt=args.prompt)
     print(r)

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 __all__ = ["CarryStateModel", "ModelConfig", "StepModel", "build_model", "build_step_model",
@@ -166,10 +167,15 @@ class CarryStateModel(keras.Model):
                 x = layer(x, training=training)
         return x
 
-    def reset_state(self) -> None:
-        """Zero the carried state (start of a pass over the data)."""
+    def reset_state(self, rows=None) -> None:
+        """Zero the carried state: all of it (start of a pass over the data), or only the
+        batch rows where the boolean array ``rows`` is true."""
         for v in self.carried:
-            v.assign(ops.zeros(v.shape, "float32"))
+            if rows is None:
+                v.assign(ops.zeros(v.shape, "float32"))
+            else:
+                keep = ops.convert_to_tensor(~np.asarray(rows, bool), "float32")
+                v.assign(v * ops.expand_dims(keep, 1))
 
     def __repr__(self) -> str:
         return f"CarryStateModel({self.base.name}, batch_size={self.batch_size})"

@@ -80,6 +80,9 @@ class TrainConfig:
     # streams read window after window, the recurrent state carried from one batch to the
     # next (gradients stop at window boundaries); see helpers.windows.StreamDataset
     carry_state: bool = False
+    # with carry_state: the chance that a stream's state is zeroed before a batch, so the
+    # model also learns to start from nothing (as scoring in windows, or a short prompt, asks)
+    carry_reset: float = 0.0
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -167,6 +170,7 @@ class _EpochEnd(keras.callbacks.Callback):
         # same, or a CarryStateModel around it, which then needs ``val_data`` scored here
         # and its state reset at the start of every pass over ``streams``)
         self.net, self.val_data, self.streams = net, val_data, streams
+        self.rng = np.random.default_rng((cfg.seed, int(elapsed0)))
         self.run_dir, self.vocab, self.cfg, self.documents = run_dir, vocab, cfg, documents
         self.best, self.history = best, history
         self.t_start, self.elapsed0 = t_start, elapsed0
@@ -182,6 +186,10 @@ class _EpochEnd(keras.callbacks.Callback):
         if self.streams is not None and (  # batches arrive in order: step i is start + i
                 self.step == 1 or self.streams.starts_pass(self.streams.start_step + self.step - 1)):
             self.model.reset_state()
+        elif self.streams is not None and self.cfg.carry_reset:
+            rows = self.rng.random(self.cfg.batch_size) < self.cfg.carry_reset
+            if rows.any():
+                self.model.reset_state(rows)
         if self.cfg.schedule == "cosine-time" and (self.step % 10 == 1 or self.step < 200):
             self.model.optimizer.learning_rate.assign(self.time_lr())
 
@@ -289,6 +297,8 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(run_dir, RUN_FILES)  # a run killed mid-write leaves its temp file
     keras.utils.set_random_seed(tc.seed)
+    if not 0 <= tc.carry_reset < 1:
+        raise ValueError("carry_reset must be in [0, 1)")
     if data_parallel and tc.carry_state:
         raise ValueError("carry_state=True and data_parallel=True cannot be combined: the "
                          "carried state is one (batch, units) array on one device.")

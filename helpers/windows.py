@@ -77,15 +77,17 @@ class WindowDataset(PyDataset):
 class StreamDataset(PyDataset):
     """Contiguous streams for truncated backpropagation through time (TBPTT).
 
-    The corpus is cut into ``batch_size`` equal lanes; row ``b`` of batch ``k`` is the
-    ``k``-th window of lane ``b``, so row ``b`` of the next batch continues exactly where
-    this one ended. A model that carries its recurrent state from batch to batch (see
-    :class:`helpers.model.CarryStateModel`) then reads every lane from beginning to end
-    with its whole history as context, while gradients stop at window boundaries.
+    The corpus is read as ``batch_size`` lanes of equal length; row ``b`` of batch ``k``
+    is the ``k``-th window of lane ``b``, so row ``b`` of the next batch continues exactly
+    where this one ended. A model that carries its recurrent state from batch to batch
+    (see :class:`helpers.model.CarryStateModel`) then reads every lane from beginning to
+    end with its whole history as context, while gradients stop at window boundaries.
 
-    One *pass* reads every lane once (``steps_per_pass`` batches); each pass starts at a
-    fresh random offset in ``[0, seq_len)`` so window boundaries move, and the state must
-    be reset where a pass starts (:meth:`starts_pass`).
+    One *pass* reads every lane once (``steps_per_pass`` batches), and the state must be
+    reset where a pass starts (:meth:`starts_pass`). Each pass rotates the lanes to a
+    fresh random starting point in the corpus (wrapping around its end), so batch ``k``
+    holds different text in every pass; a fixed cut would feed the same batches in the
+    same order pass after pass.
 
     The dataset is endless: batch ``i`` is a pure function of the global step
     ``start_step + i``, because Keras reads an endless ``PyDataset`` in order across
@@ -99,12 +101,12 @@ class StreamDataset(PyDataset):
         ids = np.asarray(ids)
         if ids.ndim != 1:
             raise ValueError("ids must be a 1-D array")
-        self.lane = (len(ids) - 1) // batch_size
-        self.steps_per_pass = self.lane // seq_len - 1  # room for the random offset
+        self.lane = len(ids) // batch_size
+        self.steps_per_pass = (self.lane - 1) // seq_len
         if self.steps_per_pass < 1:
             raise ValueError(
                 f"The corpus has {len(ids)} tokens: too few for {batch_size} streams of at "
-                f"least {2 * seq_len} tokens; use a smaller batch_size or seq_len, or more text.")
+                f"least {seq_len + 1} tokens; use a smaller batch_size or seq_len, or more text.")
         self.ids, self.seq_len, self.batch_size = ids, seq_len, batch_size
         self.seed, self.start_step = seed, start_step
 
@@ -116,12 +118,18 @@ class StreamDataset(PyDataset):
         """Does global step ``step`` begin a pass (time to reset the state)?"""
         return step % self.steps_per_pass == 0
 
+    def lane_starts(self, pass_no: int) -> np.ndarray:
+        """Where each lane begins in pass ``pass_no`` (positions in the corpus)."""
+        shift = int(np.random.default_rng((self.seed, pass_no)).integers(0, len(self.ids)))
+        return (shift + np.arange(self.batch_size) * self.lane) % len(self.ids)
+
     def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Inputs and targets of global step ``step``."""
         pass_no, k = divmod(step, self.steps_per_pass)
-        offset = int(np.random.default_rng((self.seed, pass_no)).integers(0, self.seq_len))
-        starts = np.arange(self.batch_size) * self.lane + offset + k * self.seq_len
-        return _windows(self.ids, starts, self.seq_len)
+        starts = self.lane_starts(pass_no) + k * self.seq_len
+        pos = (starts[:, None] + np.arange(self.seq_len + 1)) % len(self.ids)
+        w = self.ids[pos].astype(np.int32)
+        return w[:, :-1], w[:, 1:]
 
     def __getitem__(self, i: int):
         return self.batch(self.start_step + i)

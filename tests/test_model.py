@@ -70,6 +70,10 @@ def test_carried_state_reads_a_long_sequence_in_pieces(cell):
     pieces = [convert_to_numpy(carry(x[:, i:i + 8])) for i in (0, 8, 16)]
     np.testing.assert_allclose(np.concatenate(pieces, 1), full, atol=1e-5)
     assert not m.get_layer("rnn_0").return_state  # the plain model is left as it was
+    carry.reset_state(rows=np.array([True, False, True]))  # zero some streams only
+    for v in carry.carried:
+        v = convert_to_numpy(v)
+        assert not v[[0, 2]].any() and v[1].any()
     carry.reset_state()
     assert all(not convert_to_numpy(v).any() for v in carry.carried)
     np.testing.assert_allclose(convert_to_numpy(carry(x[:, :8])), full[:, :8], atol=1e-5)

@@ -155,14 +155,32 @@ def test_carried_state_resets_at_each_pass(tmp_path, shakespeare, monkeypatch):
     batch = StreamDataset.batch
     monkeypatch.setattr(StreamDataset, "batch", lambda self, step: served.append(step) or
                         batch(self, step))
-    # 40,000 chars, 90% train: lanes of 36,000 // 16 = 2,249 tokens, 2249 // 64 - 1 = 34 steps
+    # 40,000 chars, 90% train: lanes of 36,000 // 16 = 2,250 tokens, 2249 // 64 = 35 steps
     train(shakespeare[:40_000], tmp_path, SMALL,
           {**FAST, "epochs": 2, "steps_per_epoch": 25, "batch_size": 16, "carry_state": True,
            "samples_per_epoch": 0})
-    assert [int(i) for i in resets] == [0, 34]
+    assert [int(i) for i in resets] == [0, 35]
     # fit read the batches in order across the epoch boundary (after any peeks at the start)
     first = len(served) - 1 - served[::-1].index(0)
     assert served[first:first + 50] == list(range(50)), served[:60]
+
+
+def test_carried_state_with_random_resets(tmp_path, shakespeare, monkeypatch):
+    from helpers.model import CarryStateModel
+
+    calls = []
+    reset = CarryStateModel.reset_state
+    monkeypatch.setattr(CarryStateModel, "reset_state",
+                        lambda self, rows=None: calls.append(rows) or reset(self, rows))
+    r = train(shakespeare[:60_000], tmp_path, SMALL,
+              {**FAST, "epochs": 1, "steps_per_epoch": 30, "batch_size": 16, "carry_state": True,
+               "carry_reset": 0.1, "samples_per_epoch": 0})
+    partial = [rows for rows in calls if rows is not None]
+    assert calls[0] is None and 10 < len(partial) <= 29  # P(no row of 16 reset) = 0.9**16
+    assert all(0 < rows.sum() < 16 for rows in partial)
+    assert r.history[0]["val_loss"] < 4.0
+    with pytest.raises(ValueError, match="carry_reset"):
+        train(shakespeare[:60_000], tmp_path / "x", SMALL, {**FAST, "carry_reset": 1.0})
 
 
 def test_carried_state_and_data_parallel_do_not_mix(tmp_path, shakespeare):

@@ -45,22 +45,23 @@ def test_too_short_corpus_is_a_clear_error():
 
 
 def test_streams_continue_row_by_row_and_move_each_pass():
-    ids = np.arange(10_000, dtype=np.int32)
+    n = 10_000
+    ids = np.arange(n, dtype=np.int32)  # each token is its own position
     ds = StreamDataset(ids, seq_len=16, batch_size=4, seed=1)
-    assert ds.lane == 2499 and ds.steps_per_pass == 155 and ds.num_batches is None
+    assert ds.lane == 2500 and ds.steps_per_pass == 156 and ds.num_batches is None
     per_pass = ds.steps_per_pass
     batches = [ds[i] for i in range(2 * per_pass)]
     assert [i for i in range(2 * per_pass) if ds.starts_pass(i)] == [0, per_pass]
     for k, (x, y) in enumerate(batches):
-        np.testing.assert_array_equal(y, x + 1)
+        np.testing.assert_array_equal(y, (x + 1) % n)
         if (k + 1) % per_pass:  # within a pass, each row continues where it ended
             np.testing.assert_array_equal(batches[k + 1][0][:, 0], y[:, -1])
-        assert (x // ds.lane == np.arange(4)[:, None]).all()  # each row keeps to its lane
-    a, b = batches[0][0][0, 0], batches[per_pass][0][0, 0]
-    assert a != b and 0 <= a < 16 and 0 <= b < 16  # a new pass starts at another offset
-    # one pass reads each lane once, windows not overlapping
-    xs = np.concatenate([x[0] for x, _ in batches[:per_pass]])
-    assert len(np.unique(xs)) == len(xs) == per_pass * 16
+    for p in (0, 1):  # a pass reads every position at most once, rows in their own lanes
+        xs = np.concatenate([x for x, _ in batches[p * per_pass:(p + 1) * per_pass]], axis=1)
+        assert len(np.unique(xs)) == xs.size == 4 * per_pass * 16
+        np.testing.assert_array_equal(xs[:, 0], ds.lane_starts(p))
+        assert (np.diff(ds.lane_starts(p)) % n == ds.lane).all()
+    assert batches[0][0][0, 0] != batches[per_pass][0][0, 0]  # the next pass starts elsewhere
     # resuming at a global step gives the same batches
     later = StreamDataset(ids, seq_len=16, batch_size=4, seed=1, start_step=200)
     np.testing.assert_array_equal(later[3][0], ds[203][0])
