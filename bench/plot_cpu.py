@@ -53,7 +53,7 @@ def main() -> None:
         ax.plot(nanogpt["seconds"], nanogpt["val_loss"], "k*", ms=12,
                 label="nanoGPT baby (BASELINES.md)")
     ax.set_xlabel("training time on this CPU (s)")
-    ax.set_ylabel("validation loss (nats/char)")
+    ax.set_ylabel("validation loss, first 20k chars (nats/char)")
     ax.set_ylim(1.4, 2.4)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

@@ -11,6 +11,12 @@ the model, and calls ``model.fit`` on random windows. Every epoch it
 
 Run it again with the same ``run_dir`` and it resumes after the last finished
 epoch. A wall-clock budget (``max_minutes``) ends training cleanly.
+
+With ``carry_state=True`` it trains by truncated backpropagation through time instead:
+the training split is read as ``batch_size`` contiguous streams
+(:class:`~helpers.windows.StreamDataset`) and a :class:`~helpers.model.CarryStateModel`
+carries the recurrent state from batch to batch; the plain network is what is validated,
+saved and sampled, so checkpoints look the same either way.
 """
 
 from __future__ import annotations
