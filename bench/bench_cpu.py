@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--cell", default="gru")
     ap.add_argument("--units", type=int, default=256)
     ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--dropout", type=float, default=0.1)

@@ -22,8 +22,8 @@ def label(cfg: dict, run: dict) -> str:
         how += f", reset {cfg['carry_reset']:g}"
     if "fixed_lanes" in run.get("file", ""):
         how += ", fixed lanes"
-    return (f"{cfg['layers']}×{cfg['cell'].upper()}({cfg['units']}), seq {cfg['seq_len']}, "
-            f"{how}, {cfg['schedule']}, {run['budget_s']:.0f} s")
+    return (f"{cfg['layers']}×{cfg['cell'].upper()}({cfg['units']}), lr {cfg['lr']:g}, "
+            f"seq {cfg['seq_len']}, {how}, {cfg['schedule']}, {run['budget_s']:.0f} s")
 
 
 def main() -> None:
@@ -32,7 +32,8 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 5))
+    ax.set_prop_cycle(color=plt.cm.tab20.colors[::2] + plt.cm.tab20.colors[1::2])
     nanogpt = None
     print("| run | whole validation split, windows of 160 | state carried |")
     print("|---|---|---|")
@@ -56,7 +57,7 @@ def main() -> None:
     ax.set_ylabel("validation loss, first 20k chars (nats/char)")
     ax.set_ylim(1.4, 2.4)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(HERE / "cpu_loss_vs_time.png", dpi=110)
     print(f"wrote {HERE / 'cpu_loss_vs_time.png'}")
