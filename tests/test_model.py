@@ -89,3 +89,21 @@ def test_carry_model_trains_the_shared_weights():
     carry.fit(x[:, :-1], x[:, 1:], batch_size=2, epochs=3, verbose=0, shuffle=False)
     assert not np.allclose(convert_to_numpy(m.get_layer("logits").kernel), before)
     assert [id(v) for v in carry.trainable_variables] == [id(v) for v in m.trainable_variables]
+
+
+def test_fit_carries_the_state_from_batch_to_batch():
+    """Through ``fit`` (compiled steps, the backend's own trainer), the state after three
+    stream batches is the state after reading those three windows in one go."""
+    from helpers.windows import StreamDataset
+
+    ids = np.random.default_rng(0).integers(0, 20, 5000).astype(np.uint8)
+    ds = StreamDataset(ids, seq_len=16, batch_size=4, seed=0)
+    m = build_model(ModelConfig(vocab_size=20, embed_dim=6, units=8, layers=1, cell="gru",
+                                dropout=0.0))
+    carry = CarryStateModel(m, batch_size=4)
+    carry.compile(optimizer=keras.optimizers.SGD(0.0),  # weights stay put
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    carry.fit(ds, steps_per_epoch=3, epochs=1, shuffle=False, verbose=0)
+    x = np.concatenate([ds[i][0] for i in range(3)], axis=1)
+    _, state, _ = NumpyRNN.from_model(m).run(x, record=True)
+    np.testing.assert_allclose(convert_to_numpy(carry.carried[0]), state[0], atol=1e-5)
