@@ -20,10 +20,10 @@ import os
 import re
 import time
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .net import http_get
 from .textio import (
     DATA_DIR,
     CorpusError,
@@ -156,32 +156,30 @@ class Gutenberg:
     def _get(self, path: str) -> bytes:
         """GET mirror/path with retries; raises ``urllib.error.HTTPError`` for 4xx."""
         url = f"{self.mirror}/{path.lstrip('/')}"
-        last_err: Exception | None = None
-        for attempt in range(self.retries + 1):
+
+        def polite():
             wait = self._last_request + self.delay - time.time()
             if wait > 0:
                 time.sleep(wait)
             self._last_request = time.time()
             self.requests.append(url)
-            req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    ctype = resp.headers.get("Content-Type", "")
-                    data = resp.read()
-                if "text/html" in ctype or data.lstrip()[:15].lower().startswith(
-                        (b"<!doctype html", b"<html")):
-                    raise GutenbergError(
-                        f"{url} returned an HTML page, not a plain-text book (a captcha, an error "
-                        "page or a wrong mirror?). Try another mirror via GUTENBERG_MIRROR.")
-                return data
-            except urllib.error.HTTPError as e:
-                if 400 <= e.code < 500:
-                    raise
-                last_err = e
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
-                last_err = e
-            if attempt < self.retries:
-                time.sleep(min(8.0, 0.5 * 2 ** attempt))
+
+        try:
+            data, ctype = http_get(url, USER_AGENT, timeout=self.timeout, retries=self.retries,
+                                   before_each=polite)
+        except urllib.error.HTTPError as e:
+            if 400 <= e.code < 500:
+                raise
+            last_err: Exception = e
+        except OSError as e:
+            last_err = e
+        else:
+            if "text/html" in ctype or data.lstrip()[:15].lower().startswith(
+                    (b"<!doctype html", b"<html")):
+                raise GutenbergError(
+                    f"{url} returned an HTML page, not a plain-text book (a captcha, an error "
+                    "page or a wrong mirror?). Try another mirror via GUTENBERG_MIRROR.")
+            return data
         raise GutenbergError(
             f"Could not reach {self.mirror} ({last_err}). Check your connection, set "
             "GUTENBERG_MIRROR to a mirror (or a local folder served with `python -m http.server`), "

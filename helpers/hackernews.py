@@ -19,15 +19,14 @@ import html
 import json
 import os
 import re
-import time
 import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from .net import http_get
 from .textio import DATA_DIR, atomic_write_json
 from .vocab import wrap_documents
 
@@ -185,21 +184,10 @@ def as_training_text(postings: Iterable[Posting | str]) -> str:
 
 
 # --- HN API ------------------------------------------------------------------------
-def _get_json(url: str, timeout: float = 20.0, retries: int = 3, backoff: float = 0.5):
-    """GET and parse JSON, retrying server errors (5xx) and dropped connections with
-    exponential backoff; client errors (4xx) are raised at once."""
-    req = urllib.request.Request(url, headers={"User-Agent": "textgen-workshop/0.1"})
-    for attempt in range(retries + 1):
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return json.loads(r.read().decode("utf-8"))
-        except urllib.error.HTTPError as e:
-            if e.code < 500 or attempt == retries:
-                raise
-        except (urllib.error.URLError, TimeoutError, ConnectionError):
-            if attempt == retries:
-                raise
-        time.sleep(min(8.0, backoff * 2 ** attempt))
+def _get_json(url: str, retries: int = 3, backoff: float = 0.5):
+    data, _ = http_get(url, "textgen-workshop/0.1", timeout=20.0, retries=retries,
+                       backoff=backoff)
+    return json.loads(data.decode("utf-8"))
 
 
 def fetch_thread(thread_id: int, base_url: str | None = None,
