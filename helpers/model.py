@@ -92,11 +92,16 @@ def config_of(model: keras.Model) -> ModelConfig:
     )
 
 
+def n_states(layer) -> int:
+    """State tensors of one recurrent layer: 2 for an LSTM (h, c), 1 for a GRU (h)."""
+    return 2 if isinstance(layer, layers.LSTM) else 1
+
+
 def state_sizes(model: keras.Model) -> list[int]:
     """Sizes of the recurrent state tensors, layer by layer (h, c for LSTM; h for GRU)."""
     sizes = []
     for layer in rnn_layers(model):
-        sizes += [layer.units] * (2 if isinstance(layer, layers.LSTM) else 1)
+        sizes += [layer.units] * n_states(layer)
     return sizes
 
 
@@ -107,7 +112,7 @@ class StepModel(keras.Model):
         super().__init__(name=f"{model.name}_step", **kwargs)
         self.embedding = model.get_layer("embedding")
         self.cells = [layer.cell for layer in rnn_layers(model)]
-        self.n_states = [2 if isinstance(layer, layers.LSTM) else 1 for layer in rnn_layers(model)]
+        self.n_states = [n_states(layer) for layer in rnn_layers(model)]
         self.logits = model.get_layer("logits")
 
     def call(self, inputs, training=False):
@@ -152,7 +157,7 @@ class CarryStateModel(keras.Model):
             if isinstance(layer, keras.layers.InputLayer):
                 continue
             if layer in self.rnns:
-                n = 2 if isinstance(layer, layers.LSTM) else 1
+                n = n_states(layer)
                 # a copy: torch autograd must not see the variable change in place
                 init = [ops.stop_gradient(ops.copy(v)) for v in self.carried[k:k + n]]
                 layer.return_state = True  # the base model keeps return_state=False

@@ -189,8 +189,10 @@ class _EpochEnd(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self.step += 1
-        if self.streams is not None and (  # batches arrive in order: step i is start + i
-                self.step == 1 or self.streams.starts_pass(self.streams.start_step + self.step - 1)):
+        # batches arrive in order: this one is global step start_step + step - 1 (the
+        # state starts at zero, so resuming mid-pass needs no reset)
+        if self.streams is not None and self.streams.starts_pass(
+                self.streams.start_step + self.step - 1):
             self.model.reset_state()
         elif self.streams is not None and self.cfg.carry_reset:
             rows = self.rng.random(self.cfg.batch_size) < self.cfg.carry_reset
@@ -380,15 +382,16 @@ def train(
     })
     if initial_epoch >= tc.epochs:
         print(f"{run_dir} already finished {initial_epoch} epochs; raise epochs to train more.")
-    fit_model, fit_val = model, val
+    fit_model = model
     if tc.carry_state:  # fit the carrying form; score and save the plain network
-        fit_model, fit_val = CarryStateModel(model, tc.batch_size), None
+        fit_model = CarryStateModel(model, tc.batch_size)
         fit_model.compile(optimizer=model.optimizer, loss=model.loss)
     end = _EpochEnd(run_dir, vocab, tc, documents, best, history, time.time(), elapsed0, prompt,
-                    net=model, val_data=None if fit_val else val,
+                    net=model, val_data=val if tc.carry_state else None,
                     streams=data if tc.carry_state else None)
     t0 = time.time()
-    fit_model.fit(data, validation_data=fit_val, epochs=tc.epochs, initial_epoch=initial_epoch,
+    fit_model.fit(data, validation_data=None if tc.carry_state else val,
+                  epochs=tc.epochs, initial_epoch=initial_epoch,
                   steps_per_epoch=steps if tc.carry_state else None,
                   shuffle=not tc.carry_state,  # streams must be read in order
                   callbacks=[end, *(callbacks or [])], verbose=tc.verbose)

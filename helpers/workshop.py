@@ -17,9 +17,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .textio import DATA_DIR, ROOT, display_path
+
 __all__ = ["Settings", "setup", "gpu_devices", "shared_data", "shared_data_path", "quiet_backend_start"]
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def quiet_backend_start() -> None:
@@ -99,8 +100,6 @@ def setup(seed: int = 0, quick: bool | None = None, verbose: bool = True) -> Set
     if quick is None:
         quick = os.environ.get("TEXTGEN_QUICK", "").lower() in ("1", "true", "yes")
     keras.utils.set_random_seed(seed)
-    from .textio import DATA_DIR, display_path
-
     data, generated = DATA_DIR, ROOT / "generated"
     data.mkdir(parents=True, exist_ok=True)
     generated.mkdir(exist_ok=True)
