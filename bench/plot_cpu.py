@@ -16,11 +16,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def label(cfg: dict, run: dict) -> str:
+def label(cfg: dict, run: dict, file: str) -> str:
     how = "carried state" if cfg.get("carry_state") else "random windows"
     if cfg.get("carry_reset"):
         how += f", reset {cfg['carry_reset']:g}"
-    if "fixed_lanes" in run.get("file", ""):
+    if "fixed_lanes" in file:
         how += ", fixed lanes"
     return (f"{cfg['layers']}×{cfg['cell'].upper()}({cfg['units']}), lr {cfg['lr']:g}, "
             f"seq {cfg['seq_len']}, {how}, {cfg['schedule']}, {run['budget_s']:.0f} s")
@@ -43,12 +43,11 @@ def main() -> None:
         cfg.setdefault("seq_len", 128)
         cfg.setdefault("schedule", "cosine-time")
         for run in res["runs"]:
-            run["file"] = path.name
-            h = run["history"]
+            name, h = label(cfg, run, path.name), run["history"]
             style = "-" if cfg.get("carry_state") else "--"
             ax.plot([x["seconds"] for x in h], [x["val_loss"] for x in h], style, marker=".",
-                    label=label(cfg, run))
-            print(f"| {label(cfg, run)} ({path.name}) | {run['val_loss_windows_160']:.4f} | "
+                    label=name)
+            print(f"| {name} ({path.name}) | {run['val_loss_windows_160']:.4f} | "
                   f"{run['val_loss_state_carried']:.4f} |")
     if nanogpt:
         ax.plot(nanogpt["seconds"], nanogpt["val_loss"], "k*", ms=12,
