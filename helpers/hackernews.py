@@ -26,8 +26,9 @@ from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from . import paths
 from .net import http_get
-from .textio import DATA_DIR, atomic_write_json
+from .textio import atomic_write_json
 from .vocab import wrap_documents
 
 __all__ = ["Posting", "SearchUnavailable", "clean_html", "load_dump", "as_training_text",
@@ -197,7 +198,7 @@ def fetch_thread(thread_id: int, base_url: str | None = None,
     (``$HN_API_URL`` or https://hacker-news.firebaseio.com/v0), each item cached.
     Transient failures are retried ``retries`` times with exponential backoff."""
     base = (base_url or os.environ.get("HN_API_URL") or HN_API).rstrip("/")
-    cache = Path(cache_dir or DATA_DIR / "hn_items")
+    cache = Path(cache_dir or paths.data_dir() / "hn_items")
 
     def item(i: int):
         p = cache / f"{i}.json"

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["run_notebook", "main", "NOTEBOOK_DIR"]
+from .paths import NOTEBOOK_DIR, generated
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+__all__ = ["run_notebook", "main"]
 
 
 def run_notebook(path: Path, out: Path | None, quick: bool, timeout: int = 1800) -> float:
@@ -27,19 +27,23 @@ def run_notebook(path: Path, out: Path | None, quick: bool, timeout: int = 1800)
     nb = nbformat.read(path, as_version=4)
     old = os.environ.get("TEXTGEN_QUICK")
     os.environ["TEXTGEN_QUICK"] = "1" if quick else "0"
+    done = False
     try:
         t = time.time()
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         dt = time.time() - t
+        done = True
     finally:
         if old is None:
             os.environ.pop("TEXTGEN_QUICK", None)
         else:
             os.environ["TEXTGEN_QUICK"] = old
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, out)
+        # a copy is written also when a cell failed (its outputs say why); the committed
+        # notebook itself only after a complete run
+        if out is not None and (done or Path(out).resolve() != Path(path).resolve()):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, out)
     return dt
 
 
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
     if args.names:
         paths = [p for p in paths if any(p.name.startswith(n) for n in args.names)]
-    out_dir = Path(args.out) if args.out else NOTEBOOK_DIR.parent / "generated" / "notebooks"
+    out_dir = Path(args.out) if args.out else generated() / "notebooks"
     for p in paths:
         out = p if args.inplace else out_dir / p.name
         dt = run_notebook(p, out, quick=args.quick)

@@ -15,8 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .paths import ROOT
+
 __all__ = [
-    "DATA_DIR",
     "display_path",
     "CorpusError",
     "atomic_path",
@@ -30,9 +31,6 @@ __all__ = [
 ]
 
 
-ROOT = Path(__file__).resolve().parent.parent
-# The download cache (git-ignored); TEXTGEN_DATA moves it.
-DATA_DIR = Path(os.environ.get("TEXTGEN_DATA", ROOT / "data"))
 
 
 def display_path(path: str | os.PathLike) -> str:

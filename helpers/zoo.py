@@ -25,16 +25,14 @@ from pathlib import Path
 
 import keras
 
+from . import paths
 from .model import build_model, config_of, count_params
 from .sample import Generator, Sample
 from .textio import atomic_path, atomic_write_json, atomic_write_text
 from .vocab import Vocab, load_vocab
 
-__all__ = ["ZOO_DIR", "ZooError", "ZooModel", "available", "load", "load_run", "export_bundle",
+__all__ = ["ZooError", "ZooModel", "available", "load", "load_run", "export_bundle",
            "sha256_file", "render_card", "zoo_table"]
-
-ZOO_DIR = Path(os.environ.get("TEXTGEN_ZOO", Path(__file__).resolve().parent.parent / "zoo"))
-
 
 class ZooError(RuntimeError):
     """A pretrained model is missing, corrupt, or does not match its vocabulary."""
@@ -82,6 +80,16 @@ class ZooModel:
         return self.generator.generate(prompt, **kwargs)
 
     @property
+    def excerpt(self) -> str:
+        """A short real passage that ships with the bundle (``excerpt.txt``, held out from
+        training), for demos that must run without a download; see the card."""
+        p = self.path / "excerpt.txt" if self.path else None
+        if p is None or not p.exists():
+            raise ZooError(f"{self.name} has no excerpt.txt; fetch its corpus with "
+                           "helpers.datasets.fetch(...) instead.")
+        return p.read_text(encoding="utf-8")
+
+    @property
     def card(self) -> str:
         p = self.path / "README.md" if self.path else None
         return p.read_text(encoding="utf-8") if p and p.exists() else ""
@@ -89,7 +97,7 @@ class ZooModel:
 
 def available(zoo_dir: str | os.PathLike | None = None) -> list[str]:
     """Names of the bundles in the zoo folder."""
-    d = Path(zoo_dir or ZOO_DIR)
+    d = Path(zoo_dir or paths.zoo_dir())
     return sorted(p.name for p in d.iterdir() if (p / "meta.json").exists()) if d.exists() else []
 
 
@@ -116,7 +124,7 @@ def _load_keras(path: Path, where: str) -> keras.Model:
 
 def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = True) -> ZooModel:
     """Load a zoo bundle by name (or a path to a bundle folder), verifying checksums."""
-    d = Path(zoo_dir or ZOO_DIR)
+    d = Path(zoo_dir or paths.zoo_dir())
     path = Path(name) if os.sep in name or Path(name).is_dir() else d / name
     if not (path / "meta.json").exists():
         names = available(d)
@@ -194,7 +202,10 @@ def render_card(meta: dict) -> str:
               f"- parameters: {meta.get('params', 0):,}",
               f"- documents wrapped in start/end tokens: {bool(meta.get('documents'))}",
               "- files: `model.keras` (Keras 3, no optimizer state), `vocab.json`; SHA-256 in "
-              "`meta.json`, checked on load", ""]
+              "`meta.json`, checked on load"]
+    if meta.get("excerpt"):
+        lines.append(f"- {meta['excerpt'].replace('excerpt.txt', '`excerpt.txt`', 1)}")
+    lines.append("")
     lines += ["## Training", "", f"- command: `{meta.get('command') or '(not recorded)'}`",
               f"- device: {meta.get('device') or '(not recorded)'}; backend "
               f"{meta.get('backend') or '?'}",
@@ -231,7 +242,7 @@ def render_card(meta: dict) -> str:
 
 def zoo_table(zoo_dir: str | os.PathLike | None = None) -> str:
     """A Markdown table of every bundle (for the README and zoo/README.md)."""
-    d = Path(zoo_dir or ZOO_DIR)
+    d = Path(zoo_dir or paths.zoo_dir())
     rows = ["| model | what | network | params | size | validation loss | trained on |",
             "|---|---|---|---|---|---|---|"]
     for name in available(d):
