@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 DSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast lint notebooks notebooks-quick bench setup setup-dev es-up es-down warm-cache clean
+.PHONY: demo test test-fast lint notebooks notebooks-quick bench setup setup-dev es-up es-down data gpu clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,7 +30,7 @@ demo: $(STAMP)
 test: $(DSTAMP)
 	$(BIN)/ruff check helpers tests bench
 	KERAS_BACKEND=torch $(BIN)/python -m pytest -q -m core -p no:cacheprovider
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: $(DSTAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not notebooks"
@@ -53,8 +53,13 @@ es-up:                    ## a single-node Elasticsearch on localhost:9200 (need
 es-down:
 	docker compose down
 
-warm-cache: $(STAMP)      ## download what the notebooks fetch, before a workshop
-	$(BIN)/python -m helpers.warm_cache
+data: $(STAMP)            ## download every data set of the notebooks into data/ (TEXTGEN_MIRROR: from a mirror)
+	$(BIN)/python -m helpers data fetch
+
+gpu: $(STAMP)             ## PyTorch with CUDA as this .venv's Keras backend (NVIDIA GPU, Linux)
+	$(PIP) install -q -e ".[gpu]"
+	echo torch > $(VENV)/textgen-backend
+	$(BIN)/python -c "from helpers.workshop import setup; setup()"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ Commands
   export    turn a training run into a zoo bundle with a model card
   zoo       list the pretrained models
   corpus    build a training text (gutenberg, hn, tweets, python, yelp)
+  data      the registered data sets: list, fetch (into data/), path
 """
 
 from __future__ import annotations
@@ -121,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="where to write the corpus")
     p.add_argument("--mirror", default=None, help="Gutenberg mirror base URL")
     p.add_argument("--max-chars", type=int, default=None)
+
+    p = sub.add_parser("data", help="the registered data sets: list, fetch, path",
+                       description="Every corpus the notebooks use, downloaded once into "
+                                   "data/ with checksums. TEXTGEN_MIRROR points every "
+                                   "download at a mirror (a URL or a folder laid out like "
+                                   "data/).")
+    p.add_argument("action", choices=["list", "fetch", "path"],
+                   help="list: what is registered and cached; fetch: download into data/; "
+                        "path: print the local path (fetching it first if needed)")
+    p.add_argument("names", nargs="*", help="data set names (fetch: default all)")
     return ap
 
 
@@ -197,8 +208,9 @@ def cmd_evaluate(args) -> int:
 
 def cmd_export(args) -> int:
     from .evaluate import text_loss
+    from .paths import zoo_dir
     from .textio import read_text
-    from .zoo import ZOO_DIR, export_bundle, load_run, render_card
+    from .zoo import export_bundle, load_run, render_card
 
     m = load_run(args.run_dir)
     cfg = m.meta
@@ -221,7 +233,7 @@ def cmd_export(args) -> int:
     samples = {t: m.generator.generate(args.prompt, length=300, temperature=t, seed=1,
                                        unknown="unk")[0].full for t in (0.5, 0.8, 1.0)}
     meta["samples"] = {str(k): v for k, v in samples.items()}
-    dest = Path(args.zoo_dir or ZOO_DIR) / args.name
+    dest = Path(args.zoo_dir or zoo_dir()) / args.name
     export_bundle(m.model, m.vocab, dest, meta, "")
     from .zoo import load
 
@@ -232,11 +244,13 @@ def cmd_export(args) -> int:
 
 
 def cmd_zoo(args) -> int:
-    from .zoo import ZOO_DIR, available, load
+    from .paths import zoo_dir
+    from .textio import display_path
+    from .zoo import available, load
 
     names = available()
     if not names:
-        print(f"No models in {ZOO_DIR}.")
+        print(f"No models in {display_path(zoo_dir())}.")
     for n in names:
         print(load(n, verify=False))
     return 0
@@ -253,15 +267,36 @@ def cmd_corpus(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    from . import datasets
+    from .textio import display_path
+
+    if args.action == "list":
+        print(f"{'name':18} {'cached':6} {'size':>9}  licence / description")
+        for r in datasets.status():
+            size = f"{r['bytes'] / 1e6:.2f} MB" if r["bytes"] else "varies"
+            print(f"{r['name']:18} {'yes' if r['cached'] else 'no':6} {size:>9}  {r['licence']}\n"
+                  f"{'':37}{r['description']}\n{'':37}-> {r['path']}")
+        return 0
+    names = args.names or (datasets.names() if args.action == "fetch" else [])
+    if not names:
+        raise ValueError("Name a data set; `python -m helpers data list` shows them.")
+    for name in names:  # "path" fetches too, so that $(python -m helpers data path X) works
+        path = datasets.fetch(name)
+        print(path if args.action == "path" else f"{name}: {display_path(path)}")
+    return 0
+
+
 COMMANDS = {"sample": cmd_sample, "train": cmd_train, "evaluate": cmd_evaluate,
-            "export": cmd_export, "zoo": cmd_zoo, "corpus": cmd_corpus}
+            "export": cmd_export, "zoo": cmd_zoo, "corpus": cmd_corpus, "data": cmd_data}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .workshop import quiet_backend_start
+    if args.subcommand not in ("data", "corpus"):  # those two never need Keras
+        from .workshop import quiet_backend_start
 
-    quiet_backend_start()
+        quiet_backend_start()
     try:
         return COMMANDS[args.subcommand](args)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
