@@ -6,8 +6,11 @@ needs Berkeley DB headers), and ``gutenbergpy`` hard-codes gutenberg.org (no
 mirror, no offline tests) and leaves the licence in place on the wrapped and
 indented END markers that real files have. See :func:`strip_headers`.
 
-Every request goes to ``mirror`` (argument, else ``$GUTENBERG_MIRROR``, else
-https://www.gutenberg.org), so a mirror or a local folder served over HTTP works.
+Every request goes to ``mirror`` (the argument, else ``$TEXTGEN_MIRROR/gutenberg``, the
+project's one mirror variable, else https://www.gutenberg.org), so a mirror or a local
+folder served over HTTP works. The books and the catalog that the notebooks use are
+entries of :mod:`helpers.datasets` (pinned editions with checksums); without a
+``mirror`` argument the client takes those through the registry.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import datasets, paths
 from .net import http_get
 from .textio import (
-    DATA_DIR,
     CorpusError,
     atomic_write_bytes,
     atomic_write_json,
@@ -34,7 +37,7 @@ from .textio import (
 )
 from .vocab import END, START
 
-__all__ = ["GutenbergError", "Gutenberg", "CatalogEntry", "strip_headers", "corpus_stats",
+__all__ = ["GutenbergError", "GutenbergUnavailable", "Gutenberg", "CatalogEntry", "strip_headers", "corpus_stats",
            "DEFAULT_MIRROR", "USER_AGENT", "unwrap_paragraphs"]
 
 DEFAULT_MIRROR = "https://www.gutenberg.org"
@@ -43,6 +46,10 @@ USER_AGENT = "textgen-workshop/0.1 (educational; +https://github.com/) python-ur
 
 class GutenbergError(RuntimeError):
     """A book or the catalog could not be fetched (unknown id, network, bad content)."""
+
+
+class GutenbergUnavailable(GutenbergError, datasets.DataUnavailable):
+    """The mirror could not be reached (network down, no mirror set)."""
 
 
 # --- header / footer stripping -----------------------------------------------------
@@ -133,7 +140,9 @@ class Gutenberg:
     """Client for a Gutenberg mirror with a local cache.
 
     Args:
-        mirror: base URL (default ``$GUTENBERG_MIRROR`` or https://www.gutenberg.org).
+        mirror: base URL (default ``$TEXTGEN_MIRROR/gutenberg``, else
+            https://www.gutenberg.org). Without it, the books and the catalog registered
+            in :mod:`helpers.datasets` come through the registry (pinned, checksummed).
         cache_dir: where books and the catalog are kept (default ``data/gutenberg``).
         delay: seconds to wait between requests (politeness; default 1 s for
             gutenberg.org, 0 for other mirrors).
@@ -142,8 +151,14 @@ class Gutenberg:
 
     def __init__(self, mirror: str | None = None, cache_dir: str | os.PathLike | None = None,
                  delay: float | None = None, retries: int = 3, timeout: float = 30.0):
-        self.mirror = (mirror or os.environ.get("GUTENBERG_MIRROR") or DEFAULT_MIRROR).rstrip("/")
-        self.cache_dir = Path(cache_dir or DATA_DIR / "gutenberg")
+        self.use_registry = mirror is None
+        env = paths.mirror()
+        self.mirror = (mirror or (f"{env}/gutenberg" if env else DEFAULT_MIRROR)).rstrip("/")
+        # how the mirror is shown: a URL from the environment may hold a password, and is
+        # a machine's detail besides
+        self._shown_mirror = "$TEXTGEN_MIRROR/gutenberg" if (mirror is None and env) else \
+            datasets.redact_url(self.mirror)
+        self.cache_dir = Path(cache_dir or paths.data_dir() / "gutenberg")
         self.delay = delay if delay is not None else (1.0 if "gutenberg.org" in self.mirror else 0.0)
         self.retries, self.timeout = retries, timeout
         self._last_request = 0.0
@@ -151,7 +166,8 @@ class Gutenberg:
         self._catalog: list[CatalogEntry] | None = None
 
     def __repr__(self) -> str:
-        return f"Gutenberg(mirror={self.mirror!r}, cache_dir={display_path(self.cache_dir)!r})"
+        return (f"Gutenberg(mirror={self._shown_mirror!r}, "
+                f"cache_dir={display_path(self.cache_dir)!r})")
 
     def _get(self, path: str) -> bytes:
         """GET mirror/path with retries; raises ``urllib.error.HTTPError`` for 4xx."""
@@ -178,12 +194,13 @@ class Gutenberg:
                     (b"<!doctype html", b"<html")):
                 raise GutenbergError(
                     f"{url} returned an HTML page, not a plain-text book (a captcha, an error "
-                    "page or a wrong mirror?). Try another mirror via GUTENBERG_MIRROR.")
+                    "page or a wrong mirror?). Try another mirror via TEXTGEN_MIRROR.")
             return data
-        raise GutenbergError(
-            f"Could not reach {self.mirror} ({last_err}). Check your connection, set "
-            "GUTENBERG_MIRROR to a mirror (or a local folder served with `python -m http.server`), "
-            f"or copy the books into the cache folder {self.cache_dir}."
+        raise GutenbergUnavailable(
+            f"Could not reach {self._shown_mirror} ({last_err}). Check your connection, set "
+            "TEXTGEN_MIRROR to a mirror (its gutenberg/ folder is used; a local folder served "
+            "with `python -m http.server` works), or copy the books into the cache folder "
+            f"{display_path(self.cache_dir)}."
         )
 
     def _cache_paths(self, book_id: int) -> tuple[Path, Path]:
@@ -205,6 +222,8 @@ class Gutenberg:
     def raw(self, book_id: int) -> bytes:
         """The book's file as published (header and all), from the cache or the mirror."""
         book_id = int(book_id)
+        if self.use_registry and f"gutenberg-{book_id}" in datasets.REGISTRY:
+            return datasets.fetch(f"gutenberg-{book_id}").read_bytes()
         data = self._cached(book_id)
         if data is not None:
             return data
@@ -239,7 +258,11 @@ class Gutenberg:
         if self._catalog is not None and not refresh:
             return self._catalog
         path = self.cache_dir / "pg_catalog.csv"
-        if refresh or not path.exists():
+        if self.use_registry:
+            if refresh:
+                datasets.get("gutenberg-catalog").files[0].local().unlink(missing_ok=True)
+            path = datasets.fetch("gutenberg-catalog")
+        elif refresh or not path.exists():
             try:
                 data = self._get("cache/epub/feeds/pg_catalog.csv")
             except urllib.error.HTTPError as e:
