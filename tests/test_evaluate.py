@@ -28,6 +28,19 @@ def test_seen_matches_brute_force():
         assert idx.seen(text, n).tolist() == brute
 
 
+def test_longest_copied_matches_brute_force():
+    rng = random.Random(0)
+    corpus = "".join(rng.choice("abcé") for _ in range(3000))  # é: two bytes in UTF-8
+    idx = NgramIndex(corpus)
+    for _ in range(40):
+        text = "".join(rng.choice("abcdéë") for _ in range(rng.randint(1, 60)))
+        brute = max((j - i for i in range(len(text)) for j in range(i + 1, len(text) + 1)
+                     if text[i:j] in corpus), default=0)
+        n, copied = idx.longest_copied(text)
+        assert n == brute == len(copied) and copied in corpus and copied in text
+    assert idx.longest_copied("zzz") == (0, "")
+
+
 def test_copied_passage_scores_as_copied_and_shuffled_as_novel(shakespeare):
     idx = NgramIndex(shakespeare)
     copied = shakespeare[10_000:10_500]
