@@ -1,9 +1,10 @@
-"""Gutenberg client against ../shared/data/gutenberg served over loopback HTTP."""
+"""Gutenberg client against the test mirror's gutenberg/ folder served over loopback HTTP."""
 
 import socket
 
 import pytest
 
+from helpers.datasets import DataUnavailable
 from helpers.gutenberg import Gutenberg, GutenbergError, strip_headers
 from helpers.textio import decode_text
 
@@ -105,8 +106,9 @@ def test_network_down_message(tmp_path):
     s.close()  # nothing listens here now
     g = Gutenberg(mirror=f"http://127.0.0.1:{port}", cache_dir=tmp_path, delay=0, retries=1,
                   timeout=2)
-    with pytest.raises(GutenbergError, match="GUTENBERG_MIRROR"):
+    with pytest.raises(GutenbergError, match="TEXTGEN_MIRROR") as err:
         g.text(84)
+    assert isinstance(err.value, DataUnavailable)  # a notebook shows it as one message
 
 
 def test_catalog_search(client, mirror):
@@ -128,3 +130,26 @@ def test_corpus_builder(client):
     assert text.count("\x02") == 2
     assert stats["chars"] == len(text) and stats["books"][84] > 400_000
     assert stats["distinct_chars"] > 60
+
+
+def test_default_client_takes_registered_books_through_the_registry(test_mirror, tmp_path,
+                                                                    monkeypatch):
+    """Without a mirror argument, the books and catalog of notebook 01 come through the data
+    registry (pinned, checksummed, cached in data/'s mirror layout) from $TEXTGEN_MIRROR,
+    and any other book through the client itself from $TEXTGEN_MIRROR/gutenberg."""
+    url, requests = test_mirror
+    monkeypatch.setenv("TEXTGEN_MIRROR", url)
+    monkeypatch.setenv("TEXTGEN_DATA", str(tmp_path))
+    g = Gutenberg(delay=0)
+    assert repr(g) == ("Gutenberg(mirror='$TEXTGEN_MIRROR/gutenberg', "
+                       f"cache_dir='{tmp_path / 'gutenberg'}')")
+    requests.clear()
+    assert g.text(84).endswith("lost in darkness and distance.")
+    assert (tmp_path / "gutenberg" / "cache" / "epub" / "84" / "pg84.txt").is_file()
+    assert requests == ["/gutenberg/cache/epub/84/pg84.txt"]
+    assert [e.id for e in g.search(title="frankenstein")] == [84]
+    assert g.text(100).startswith("The Complete Works of William Shakespeare")  # unregistered
+    assert requests[1:] == ["/gutenberg/cache/epub/feeds/pg_catalog.csv",
+                            "/gutenberg/cache/epub/100/pg100.txt"]
+    g.text(84)
+    assert len(requests) == 3  # cached

@@ -19,16 +19,28 @@ from helpers.hackernews import (
     scan_postings,
 )
 
-from .conftest import shared_path
+from .conftest import FIXTURES
 from .es_standin import es_standin
 from .httpserve import serve_folder
 
 
 @pytest.fixture(scope="module")
-def postings():
+def postings(fetch_data):
     stats = {}
-    posts = load_dump(shared_path("hn_jobs"), stats)
+    posts = load_dump(fetch_data("hn-jobs-2026"), stats)
     return posts, stats
+
+
+def test_small_dump_fixture():
+    stats = {}
+    posts = load_dump(FIXTURES / "hn_jobs.json", stats)
+    assert [p.id for p in posts] == [9000001, 9000002, 9000003]
+    assert stats == {"files": 1, "items": 5, "skipped": 1, "duplicates": 1}
+    assert [p.thread for p in posts] == ["46466074", "46466074", ""]  # direct: no thread
+    assert posts[0].text == ('Acme Widgets | Backend engineer | Remote (EU) | Full-time\n\n'
+                             'We build widgets with Python & Rust. "Boring" tech, happy people.'
+                             '\n\nApply: https://acme.example/jobs/backend-engineer-2026')
+    assert "  select * from fun;" in posts[1].text
 
 
 def test_load_dump_counts(postings):

@@ -1,17 +1,31 @@
-"""Every notebook runs top to bottom in quick mode; committed notebooks are clean."""
+"""The notebooks, as a newcomer meets them.
+
+Committed notebooks are clean. Every notebook runs top to bottom in quick mode in a copy
+of the repository with nothing beside it (no ``../shared``), its data downloaded through
+the registry from a loopback mirror; the notebooks that train run once more with
+``USE_PRETRAINED`` off. Then all of them run again with no mirror at all and every
+download failing (the public sources reached through a proxy that refuses every
+connection, so nothing leaves the machine): the notebooks that need no download run
+clean, the others end with the one message that says how to get the data.
+"""
 
 import json
-import os
+import re
+import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import shared_path
-from .httpserve import serve_folder
+from .conftest import ROOT, environ
 
 pytestmark = pytest.mark.notebooks
-NB_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NB_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
+NEED_NO_DOWNLOAD = {"00", "03", "05", "07"}  # 03's corpora are optional sections
+TRAIN = [p for p in NOTEBOOKS if p.name[:2] in {"01", "02", "04"}]  # USE_PRETRAINED matters
 
 
 def test_series_is_numbered_and_linked():
@@ -22,7 +36,7 @@ def test_series_is_numbered_and_linked():
         assert f"({nxt.name})" in p.read_text(), f"{p.name} does not link to {nxt.name}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_committed_notebook_is_clean(path):
     nb = json.loads(path.read_text())
     cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
@@ -34,33 +48,115 @@ def test_committed_notebook_is_clean(path):
             assert o.get("output_type") != "error", f"{path.name} has an error output"
     text = path.read_text()
     assert "sys.path" not in text and "import *" not in text
+    assert "127.0.0.1" not in text and "/tmp/" not in text and str(Path.home()) not in text
     md = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     for part in ("You will learn", "Summary", "Exercises") if not path.name.startswith("00") else ("Setup",):
         assert part in md, f"{path.name} lacks '{part}'"
+    setup = "".join(cells[0]["source"])
+    assert "S = setup()" in setup and "USE_PRETRAINED = S.pretrained" in setup
+
+
+def test_nothing_reads_the_test_mirror():
+    """The test mirror (../shared/data) is not part of the product."""
+    pattern = re.compile(r"\.\./shared|shared[/_ ]data|shared_data|TEXTGEN_SHARED")
+    files = sorted((ROOT / "helpers").glob("*.py")) + NOTEBOOKS
+    hits = [f"{f.name}:{m.group()}" for f in files for m in pattern.finditer(f.read_text())]
+    assert not hits
+
+
+def _project_files() -> list[Path]:
+    """What a clone of this checkout holds: tracked and new (not ignored) files."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=ROOT, capture_output=True, check=True).stdout
+        return [Path(p) for p in out.decode().split("\0") if p and (ROOT / p).is_file()]
+    except (OSError, subprocess.CalledProcessError):  # no git: everything but local state
+        skip = {".git", ".venv", "data", "generated", "runs", "__pycache__", ".pytest_cache"}
+        return [p.relative_to(ROOT) for p in ROOT.rglob("*")
+                if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
 
 
 @pytest.fixture(scope="module")
-def mirror_env():
-    """A loopback Gutenberg mirror over the fixture data, so no notebook uses the network."""
-    with serve_folder(shared_path("gutenberg")) as (url, _):
-        old = os.environ.get("GUTENBERG_MIRROR")
-        os.environ["GUTENBERG_MIRROR"] = url
-        yield url
-        if old is None:
-            os.environ.pop("GUTENBERG_MIRROR")
-        else:
-            os.environ["GUTENBERG_MIRROR"] = old
+def clone(tmp_path_factory):
+    """A copy of the repository in an empty folder: no ../shared, no data/, no runs/."""
+    dst = tmp_path_factory.mktemp("newcomer") / "textgen-workshop"
+    for rel in _project_files():
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, dst / rel)
+    assert not (dst.parent / "shared").exists() and not (dst / "data" / "tinyshakespeare").exists()
+    return dst
+
+
+def _refusing_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    return port
+
+
+def run_in(clone: Path, path: Path, tmp_path: Path, **env):
+    """Run notebook ``path`` of ``clone`` in quick mode, its kernel importing the clone's
+    ``helpers``; returns the executed notebook and the execution error, if any."""
+    from nbclient.exceptions import CellExecutionError
+
+    from helpers.notebooks import run_notebook
+
+    out = tmp_path / path.name
+    with environ(PYTHONPATH=str(clone), TEXTGEN_GENERATED=str(tmp_path / "generated"),
+                 TEXTGEN_RUNS=str(tmp_path / "runs"), TEXTGEN_QUICK="1", **env):
+        try:
+            run_notebook(clone / "notebooks" / path.name, out, quick=True, timeout=600)
+            error = None
+        except CellExecutionError as e:
+            error = e
+    return json.loads(out.read_text()), error
+
+
+def _errors(nb: dict) -> list[dict]:
+    return [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+            if o.get("output_type") == "error"]
+
+
+def _outputs_text(nb: dict) -> str:
+    return json.dumps([c.get("outputs", []) for c in nb["cells"] if c["cell_type"] == "code"])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_in_quick_mode(path, tmp_path, mirror_env, monkeypatch):
-    from helpers.notebooks import run_notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_runs_in_a_fresh_clone(path, clone, test_mirror, tmp_path):
+    url, _ = test_mirror
+    nb, error = run_in(clone, path, tmp_path, TEXTGEN_MIRROR=url, TEXTGEN_PRETRAINED="1",
+                       TEXTGEN_DATA=None)  # the clone's own data/: filled from the mirror
+    assert error is None, [e["evalue"] for e in _errors(nb)]
+    assert str(clone) not in _outputs_text(nb) and "127.0.0.1" not in _outputs_text(nb)
 
-    monkeypatch.setenv("TEXTGEN_DATA", str(tmp_path / "data"))
-    seconds = run_notebook(path, tmp_path / path.name, quick=True, timeout=600)
-    out = json.loads((tmp_path / path.name).read_text())
-    errors = [o for c in out["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
-    assert not errors
-    assert seconds < 600
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", TRAIN, ids=[p.stem for p in TRAIN])
+def test_notebook_trains_in_a_fresh_clone(path, clone, test_mirror, tmp_path):
+    url, _ = test_mirror
+    nb, error = run_in(clone, path, tmp_path, TEXTGEN_MIRROR=url, TEXTGEN_PRETRAINED="0",
+                       TEXTGEN_DATA=None)
+    assert error is None, [e["evalue"] for e in _errors(nb)]
+    assert list((tmp_path / "runs").glob("*/best.keras"))  # it trained a model of its own
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_without_network(path, clone, tmp_path):
+    dead = f"http://127.0.0.1:{_refusing_port()}"
+    nb, error = run_in(clone, path, tmp_path, TEXTGEN_MIRROR=None, TEXTGEN_PRETRAINED="1",
+                       TEXTGEN_DATA=str(tmp_path / "empty-cache"), HTTPS_PROXY=dead,
+                       HTTP_PROXY=dead, https_proxy=dead, http_proxy=dead, NO_PROXY="",
+                       no_proxy="")
+    errors = _errors(nb)
+    if path.name[:2] in NEED_NO_DOWNLOAD:
+        assert error is None and not errors, [e["evalue"] for e in errors]
+        return
+    assert error is not None and len(errors) == 1, [e["ename"] for e in errors]
+    e = errors[0]
+    assert e["ename"] in ("DataUnavailable", "GutenbergUnavailable")
+    assert e["traceback"] == [f"Data not available: {e['evalue']}"]  # one message, no traceback
+    assert "make data" in e["evalue"] and "TEXTGEN_MIRROR" in e["evalue"]
+    assert "https://" in e["evalue"]  # it names the public source it tried

@@ -3,11 +3,18 @@ import pytest
 from helpers.reviews import as_training_text, load_reviews
 from helpers.textio import CorpusError
 
-from .conftest import shared_path
+from .conftest import FIXTURES
 
 
-def test_yelp_reviews():
-    reviews = load_reviews(shared_path("yelp", "yelp_100_3.txt"))
+def test_small_fixture():
+    assert load_reviews(FIXTURES / "reviews.txt") == [
+        "great little bakery.\nthe rye bread is worth the queue.",
+        "slow service but friendly staff; we will be back.",
+        "closed on mondays, which nobody told us.\n\nstill five stars for the soup."]
+
+
+def test_yelp_reviews(fetch_data):
+    reviews = load_reviews(fetch_data("yelp-100"))
     assert len(reviews) == 100
     assert reviews[0].startswith("probably the most overrated place in the phoenix area.")
     assert reviews[-1].endswith("the lines can be a little long at times but i think it's worth the wait.")

@@ -1,4 +1,5 @@
-"""End-to-end: train on a slice of tiny-shakespeare, resume after a kill, reload and sample."""
+"""End-to-end: train on the sonnets fixture or a slice of tiny-shakespeare, resume after a
+kill, reload and sample."""
 
 import json
 import os
@@ -23,8 +24,8 @@ FAST = {"seq_len": 64, "batch_size": 32, "steps_per_epoch": 50, "learning_rate":
         "warmup_steps": 5, "sample_length": 40, "sample_temperatures": (0.7,), "verbose": 0}
 
 
-def test_validation_loss_falls_and_files_written(tmp_path, shakespeare):
-    r = train(shakespeare[:120_000], tmp_path, SMALL, {**FAST, "epochs": 3}, prompt="ROMEO:")
+def test_validation_loss_falls_and_files_written(tmp_path, sonnets):
+    r = train(sonnets, tmp_path, SMALL, {**FAST, "epochs": 3}, prompt="When")
     losses = [h["val_loss"] for h in r.history]
     assert len(losses) == 3
     assert losses[0] > losses[1] > losses[2], losses
@@ -35,8 +36,8 @@ def test_validation_loss_falls_and_files_written(tmp_path, shakespeare):
     assert abs(r.history[-1]["val_bits"] - losses[-1] / 0.6931472) < 1e-3
 
 
-def test_resume_continues_from_last_epoch(tmp_path, shakespeare):
-    text = shakespeare[:60_000]
+def test_resume_continues_from_last_epoch(tmp_path, sonnets):
+    text = sonnets
     train(text, tmp_path, SMALL, {**FAST, "epochs": 2})
     r = train(text, tmp_path, SMALL, {**FAST, "epochs": 3})
     assert [h["epoch"] for h in r.history] == [1, 2, 3]

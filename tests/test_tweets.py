@@ -5,21 +5,37 @@ import pytest
 from helpers.textio import CorpusError
 from helpers.tweets import as_training_text, filter_tweets, load_tweets
 
-from .conftest import shared_path
+from .conftest import FIXTURES, shared_path
 
 RAW_JS = None
 
 
 @pytest.fixture(scope="module")
-def archive():
+def archive(fetch_data):
+    """The real archive, through the registry; loaded from its folder, as a user's unzipped
+    "Download your data" archive would be (``<archive>/data/tweets.js``)."""
     global RAW_JS
-    RAW_JS = shared_path("tweets", "twitter_archive_milahu104", "data", "tweets.js")
-    return load_tweets(shared_path("tweets", "twitter_archive_milahu104"))
+    RAW_JS = fetch_data("tweets-milahu104")
+    return load_tweets(RAW_JS.parent.parent)
 
 
 @pytest.fixture(scope="module")
 def trump():
     return load_tweets(shared_path("tweets", "trump_twitter_archive", "condensed_2017.json"))
+
+
+def test_small_archive_file_and_csv_fixtures():
+    tw = load_tweets(FIXTURES / "tweets.js")
+    assert [t.id for t in tw] == ["1001", "1002", "1003", "1004", "1005", "1006"]
+    assert [t.is_reply for t in tw] == [False, True, False, False, False, True]
+    assert [t.is_retweet for t in tw] == [False, False, True, False, False, False]
+    assert tw[0].created_at.isoformat() == "2026-01-05T09:00:00+00:00" and tw[0].lang == "en"
+    kept = filter_tweets(tw, strip_links=True, strip_mentions=True)
+    assert kept == ["Good morning! Baking bread today & reading a book.", "thanks, the recipe is at",
+                    "Three things make a good evening:\nsoup, a story and a walk.",
+                    "2 > 1 and the kettle is on.", "see you at the chess club on Friday!"]
+    assert [t.text for t in load_tweets(FIXTURES / "tweets.csv")] == [
+        "A line, with a comma", "Plain words here"]
 
 
 def test_archive_tweets_js(archive):

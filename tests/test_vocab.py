@@ -7,14 +7,14 @@ from helpers.vocab import END, START, UNK, CharVocab, WordVocab, load_vocab
 pytestmark = pytest.mark.core
 
 
-def test_char_vocab_roundtrip_and_rare(shakespeare):
-    v = CharVocab.build(shakespeare, min_count=100)
+def test_char_vocab_roundtrip_and_rare(sonnets):
+    v = CharVocab.build(sonnets, min_count=100)
     assert v.tokens[:3] == [START, END, UNK]
     rare = v.rare()
     assert rare and all(n < 100 for n in rare.values())
-    ids = v.encode(shakespeare[:5000])
+    ids = v.encode(sonnets[:5000])
     assert ids.dtype == np.uint8
-    text = shakespeare[:5000]
+    text = sonnets[:5000]
     expected = "".join(c if c in v else UNK for c in text)
     assert v.decode(ids) == expected
 

@@ -4,6 +4,7 @@ import shutil
 import pytest
 
 from helpers import zoo
+from helpers.paths import zoo_dir
 from helpers.vocab import CharVocab
 
 pytestmark = pytest.mark.core
@@ -35,7 +36,7 @@ def test_shakespeare_writes_shakespeare(shakespeare_bundle):
 
 
 def _copy(tmp_path):
-    src = zoo.ZOO_DIR / "shakespeare_char"
+    src = zoo_dir() / "shakespeare_char"
     dst = tmp_path / "shakespeare_char"
     shutil.copytree(src, dst)
     return dst
@@ -68,3 +69,15 @@ def test_vocab_that_does_not_match(tmp_path):
     (d / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(zoo.ZooError, match="does not belong"):
         zoo.load("shakespeare_char", zoo_dir=tmp_path)
+
+
+def test_excerpt_ships_with_the_bundle_and_is_checked(tmp_path, shakespeare_bundle):
+    text = shakespeare_bundle.excerpt
+    assert len(text) == 12_000 and "PROSPERO:" in text
+    assert "excerpt.txt" in shakespeare_bundle.meta["sha256"]
+    d = _copy(tmp_path)
+    (d / "excerpt.txt").write_text(text.replace("PROSPERO", "PROSPERA"))
+    with pytest.raises(zoo.ZooError, match="excerpt.txt does not match its checksum"):
+        zoo.load("shakespeare_char", zoo_dir=tmp_path)
+    with pytest.raises(zoo.ZooError, match="no excerpt.txt"):
+        _ = zoo.load("python_code").excerpt
