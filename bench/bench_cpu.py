@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from helpers import datasets
+from helpers.paths import ROOT
+
 NANOGPT = {"seconds": [79, 623], "val_loss": [1.898, 1.555],
            "source": "../shared/BASELINES.md (nanoGPT baby config, PyTorch CPU, 2 threads)"}
 
@@ -61,7 +60,7 @@ def main() -> None:
     from helpers.evaluate import text_loss
     from helpers.train import train
 
-    text = (ROOT.parent / "shared" / "data" / "tinyshakespeare" / "input.txt").read_text()
+    text = datasets.fetch("tinyshakespeare").read_text(encoding="utf-8")
     val_text = text[int(round(len(text) * 0.9)):]
     runs = []
     for budget in args.budgets:

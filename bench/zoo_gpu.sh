@@ -6,11 +6,11 @@
 # Each JOB is a name defined below: it trains into runs/<job>, exports zoo/<job>
 # (into OUT_DIR/zoo) and writes OUT_DIR/<job>.tar.gz plus OUT_DIR/<job>.log.
 # Corpora are text files made beforehand with `python3 -m helpers corpus ...`
-# (see zoo/README.md); tiny-shakespeare is read from ../shared/data or $SHAKESPEARE.
+# (see zoo/README.md); tiny-shakespeare comes from the data registry (or $SHAKESPEARE).
 set -u
 OUT=${1:?usage: zoo_gpu.sh OUT_DIR JOB...}; shift
 export KERAS_BACKEND=${KERAS_BACKEND:-torch} PYTHONUNBUFFERED=1
-SHAKESPEARE=${SHAKESPEARE:-../shared/data/tinyshakespeare/input.txt}
+SHAKESPEARE=${SHAKESPEARE:-$(python3 -m helpers data path tinyshakespeare)}
 DEVICE=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 DEVICE="${DEVICE:-CPU}, Keras $(python3 -c 'import keras; print(keras.__version__)') on ${KERAS_BACKEND}"
 mkdir -p "$OUT/zoo" runs
