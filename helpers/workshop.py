@@ -111,8 +111,13 @@ class Settings:
 
 def _show_missing_data(shell, etype, evalue, tb, tb_offset=None):
     """IPython handler for :class:`DataUnavailable`: a missing download is expected, with
-    a known remedy, so the reader gets that one message instead of a traceback."""
-    return [f"Data not available: {evalue}"]
+    a known remedy, so the reader gets that one message instead of a traceback. It is
+    shown as the cell's error (IPython leaves the showing to the handler), and the run of
+    the notebook stops there, as after any error."""
+    stb = [f"Data not available: {evalue}"]
+    if shell is not None and hasattr(shell, "_showtraceback"):
+        shell._showtraceback(etype, evalue, stb)
+    return stb
 
 
 def _register_notebook_handlers() -> None:
