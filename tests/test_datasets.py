@@ -151,7 +151,8 @@ def test_cli_data_commands(test_mirror, cache, monkeypatch, capsys):
     assert main(["data", "fetch", "no-such-set"]) == 2
     assert "No data set named 'no-such-set'" in capsys.readouterr().err
     with environ(TEXTGEN_MIRROR=dead_url()):
-        assert main(["data", "fetch", "tinyshakespeare"]) == 2
+        assert main(["data", "fetch", "tinyshakespeare"]) == 0  # cached by `path`: no download
+        assert main(["data", "fetch", "gutenberg-84"]) == 2
     err = capsys.readouterr().err
-    assert err.strip().splitlines()[-1].startswith("error: tinyshakespeare/input.txt is not in")
+    assert err.strip().splitlines()[-1].startswith("error: gutenberg/cache/epub/84/pg84.txt is not in")
     assert "Traceback" not in err  # progress bar lines, then the one error line
