@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import datasets
+from helpers import datasets, paths
 
 from .httpserve import serve_folder
 
@@ -25,6 +25,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = Path(os.environ.get("TEXTGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NO_MIRROR = (f"the test mirror {SHARED} is not beside the project (set TEXTGEN_SHARED_DATA "
              "to its folder)")
+USER_DATA = paths.data_dir()  # the user's own cache, read before the session moves it below
 
 
 def shared_path(*parts: str) -> Path:
@@ -54,6 +55,16 @@ def environ(**values: str | None):
                 os.environ[k] = v
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_folders(tmp_path_factory):
+    """Tests write nothing into the project: the data cache, runs and outputs of the whole
+    session go to a temporary folder (a test may still point them elsewhere)."""
+    base = tmp_path_factory.mktemp("project")
+    with environ(TEXTGEN_DATA=str(base / "data"), TEXTGEN_RUNS=str(base / "runs"),
+                 TEXTGEN_GENERATED=str(base / "generated")):
+        yield
+
+
 @pytest.fixture(scope="session")
 def test_mirror():
     """``../shared/data`` served on 127.0.0.1: yields ``(url, requests)`` or skips."""
@@ -79,8 +90,9 @@ def fetch_data(tmp_path_factory):
             with environ(TEXTGEN_MIRROR=served[0], TEXTGEN_DATA=str(cache)):
                 return datasets.fetch(name, progress=False, retries=0)
         ds = datasets.get(name)
-        if ds.is_cached():
-            return ds.local()
+        with environ(TEXTGEN_DATA=str(USER_DATA)):
+            if ds.is_cached():
+                return ds.local()
         pytest.skip(f"data set {name!r} not available: {NO_MIRROR}, and it is not in "
                     "data/ (`make data` downloads it)")
 
