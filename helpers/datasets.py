@@ -23,7 +23,6 @@ file would be cached and how to get it (``make data``, ``TEXTGEN_MIRROR``).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import urllib.parse
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import paths
-from .textio import display_path
+from .textio import display_path, sha256_file
 
 __all__ = ["DataUnavailable", "RemoteFile", "Dataset", "REGISTRY", "names", "get", "fetch",
            "status", "redact_url"]
@@ -77,7 +76,7 @@ class RemoteFile:
 
     def is_cached(self) -> bool:
         p = self.local()
-        return p.is_file() and (self.sha256 is None or _sha256(p) == self.sha256)
+        return p.is_file() and (self.sha256 is None or sha256_file(p) == self.sha256)
 
 
 @dataclass(frozen=True)
@@ -116,14 +115,6 @@ class Dataset:
         size = f"{self.size / 1e6:.1f} MB" if self.size else "size varies"
         return (f"Dataset({self.name!r}, {len(self.files)} file(s), {size}, "
                 f"licence: {self.licence}; {self.description})")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _gh(repo: str, commit: str, path: str) -> str:

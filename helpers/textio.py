@@ -9,6 +9,7 @@ killed process never leaves a half-written file behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -26,6 +27,7 @@ __all__ = [
     "atomic_write_text",
     "remove_stale_temps",
     "decode_text",
+    "sha256_file",
     "read_text",
     "read_texts",
 ]
@@ -102,6 +104,15 @@ def atomic_write_text(target: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(target: str | os.PathLike, obj, indent: int | None = 1) -> Path:
     """Write ``obj`` as JSON (UTF-8, keys in order) atomically."""
     return atomic_write_text(target, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, read in 1 MB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _looks_binary(data: bytes) -> bool:

@@ -16,7 +16,6 @@ A bundle is a folder ``zoo/<name>/`` with
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import zipfile
@@ -28,7 +27,7 @@ import keras
 from . import paths
 from .model import build_model, config_of, count_params
 from .sample import Generator, Sample
-from .textio import atomic_path, atomic_write_json, atomic_write_text
+from .textio import atomic_path, atomic_write_json, atomic_write_text, sha256_file
 from .vocab import Vocab, load_vocab
 
 __all__ = ["ZooError", "ZooModel", "available", "load", "load_run", "export_bundle",
@@ -36,14 +35,6 @@ __all__ = ["ZooError", "ZooModel", "available", "load", "load_run", "export_bund
 
 class ZooError(RuntimeError):
     """A pretrained model is missing, corrupt, or does not match its vocabulary."""
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import socket
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,3 +58,12 @@ def serve_folder(folder: str | Path):
     server.flaky = {}
     with running(server) as url:
         yield url, server.requests
+
+
+def refusing_url() -> str:
+    """``http://127.0.0.1:<port>`` where nothing listens: every connection is refused."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}"

@@ -3,7 +3,6 @@ atomic, and a missing file is one clear message; all over loopback HTTP."""
 
 import hashlib
 import re
-import socket
 
 import pytest
 
@@ -12,7 +11,7 @@ from helpers.cli import main
 from helpers.datasets import DataUnavailable
 
 from .conftest import SHARED, environ, shared_path
-from .httpserve import serve_folder
+from .httpserve import refusing_url, serve_folder
 
 pytestmark = pytest.mark.core
 
@@ -21,14 +20,6 @@ pytestmark = pytest.mark.core
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TEXTGEN_DATA", str(tmp_path / "data"))
     return tmp_path / "data"
-
-
-def dead_url() -> str:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there now
-    return f"http://127.0.0.1:{port}"
 
 
 def test_registry_entries_are_well_formed():
@@ -101,7 +92,7 @@ def test_wrong_bytes_are_refused_and_nothing_is_cached(tmp_path, cache, monkeypa
 
 
 def test_unreachable_mirror_is_one_clear_message(cache, monkeypatch):
-    url = dead_url()
+    url = refusing_url()
     monkeypatch.setenv("TEXTGEN_MIRROR", url)
     with pytest.raises(DataUnavailable) as err:
         datasets.fetch("tinyshakespeare", progress=False, retries=0)
@@ -112,7 +103,7 @@ def test_unreachable_mirror_is_one_clear_message(cache, monkeypatch):
 
 
 def test_mirror_credentials_are_never_shown(cache, monkeypatch):
-    url = dead_url().replace("http://", "http://teacher:s3cret-pw@")
+    url = refusing_url().replace("http://", "http://teacher:s3cret-pw@")
     monkeypatch.setenv("TEXTGEN_MIRROR", url)
     with pytest.raises(DataUnavailable) as err:
         datasets.fetch("yelp-100", progress=False, retries=0)
@@ -150,7 +141,7 @@ def test_cli_data_commands(test_mirror, cache, monkeypatch, capsys):
     assert capsys.readouterr().out.strip() == str(cache / "tinyshakespeare" / "input.txt")
     assert main(["data", "fetch", "no-such-set"]) == 2
     assert "No data set named 'no-such-set'" in capsys.readouterr().err
-    with environ(TEXTGEN_MIRROR=dead_url()):
+    with environ(TEXTGEN_MIRROR=refusing_url()):
         assert main(["data", "fetch", "tinyshakespeare"]) == 0  # cached by `path`: no download
         assert main(["data", "fetch", "gutenberg-84"]) == 2
     err = capsys.readouterr().err

@@ -1,7 +1,5 @@
 """Gutenberg client against the test mirror's gutenberg/ folder served over loopback HTTP."""
 
-import socket
-
 import pytest
 
 from helpers.datasets import DataUnavailable
@@ -9,7 +7,7 @@ from helpers.gutenberg import Gutenberg, GutenbergError, strip_headers
 from helpers.textio import decode_text
 
 from .conftest import shared_path
-from .httpserve import serve_folder
+from .httpserve import refusing_url, serve_folder
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +98,7 @@ def test_html_instead_of_text(mirror, tmp_path):
 
 
 def test_network_down_message(tmp_path):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens here now
-    g = Gutenberg(mirror=f"http://127.0.0.1:{port}", cache_dir=tmp_path, delay=0, retries=1,
+    g = Gutenberg(mirror=refusing_url(), cache_dir=tmp_path, delay=0, retries=1,
                   timeout=2)
     with pytest.raises(GutenbergError, match="TEXTGEN_MIRROR") as err:
         g.text(84)

@@ -3,7 +3,6 @@ the real client against a wire-protocol stand-in (and a real server when ES_URL 
 
 import json
 import os
-import socket
 
 import pytest
 
@@ -21,7 +20,7 @@ from helpers.hackernews import (
 
 from .conftest import FIXTURES
 from .es_standin import es_standin
-from .httpserve import serve_folder
+from .httpserve import refusing_url, serve_folder
 
 
 @pytest.fixture(scope="module")
@@ -191,12 +190,8 @@ def test_authentication(monkeypatch):
 
 
 def test_unreachable_server_message():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
     with pytest.raises(SearchUnavailable, match="make es-up"):
-        connect(f"http://127.0.0.1:{port}", timeout=2)
+        connect(refusing_url(), timeout=2)
 
 
 @pytest.mark.skipif(not os.environ.get("ES_URL"), reason="set ES_URL to test a real server")

@@ -12,13 +12,13 @@ clean, the others end with the one message that says how to get the data.
 import json
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from .conftest import ROOT, environ
+from .httpserve import refusing_url
 
 pytestmark = pytest.mark.notebooks
 NB_DIR = ROOT / "notebooks"
@@ -88,14 +88,6 @@ def clone(tmp_path_factory):
     return dst
 
 
-def _refusing_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there now
-    return port
-
-
 def run_in(clone: Path, path: Path, tmp_path: Path, **env):
     """Run notebook ``path`` of ``clone`` in quick mode, its kernel importing the clone's
     ``helpers``; returns the executed notebook and the execution error, if any."""
@@ -146,7 +138,7 @@ def test_notebook_trains_in_a_fresh_clone(path, clone, test_mirror, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_without_network(path, clone, tmp_path):
-    dead = f"http://127.0.0.1:{_refusing_port()}"
+    dead = refusing_url()
     nb, error = run_in(clone, path, tmp_path, TEXTGEN_MIRROR=None, TEXTGEN_PRETRAINED="1",
                        TEXTGEN_DATA=str(tmp_path / "empty-cache"), HTTPS_PROXY=dead,
                        HTTP_PROXY=dead, https_proxy=dead, http_proxy=dead, NO_PROXY="",

@@ -1,7 +1,6 @@
 """The notebook set-up helper: settings, quick mode, data, quiet start, backend choice."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,8 @@ import pytest
 
 import helpers
 from helpers.workshop import DataUnavailable, _show_missing_data, setup
+
+from .httpserve import refusing_url
 
 pytestmark = pytest.mark.core
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,11 +35,7 @@ def test_setup_reports_and_picks_by_mode(monkeypatch, capsys, tmp_path):
 
 
 def test_fetch_required_raises_optional_says_and_goes_on(monkeypatch, capsys, tmp_path):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    monkeypatch.setenv("TEXTGEN_MIRROR", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("TEXTGEN_MIRROR", refusing_url())
     monkeypatch.setenv("TEXTGEN_DATA", str(tmp_path))
     s = setup(verbose=False)
     with pytest.raises(DataUnavailable, match="TEXTGEN_MIRROR"):
