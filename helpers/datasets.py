@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import paths
+from .errors import TextgenError
 from .textio import display_path, sha256_file
 
 __all__ = ["DataUnavailable", "RemoteFile", "Dataset", "REGISTRY", "names", "get", "fetch",
@@ -39,7 +40,7 @@ __all__ = ["DataUnavailable", "RemoteFile", "Dataset", "REGISTRY", "names", "get
 USER_AGENT = "textgen-workshop/0.1 (educational) pooch"
 
 
-class DataUnavailable(RuntimeError):
+class DataUnavailable(TextgenError, RuntimeError):
     """A data file is not in the cache and could not be downloaded. The message says
     which URL was tried, where the file would be cached, and how to get it."""
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import datasets, paths
+from .errors import TextgenError
 from .net import http_get
 from .textio import (
     CorpusError,
@@ -44,7 +45,7 @@ DEFAULT_MIRROR = "https://www.gutenberg.org"
 USER_AGENT = "textgen-workshop/0.1 (educational; +https://github.com/) python-urllib"
 
 
-class GutenbergError(RuntimeError):
+class GutenbergError(TextgenError, RuntimeError):
     """A book or the catalog could not be fetched (unknown id, network, bad content)."""
 
 

@@ -27,6 +27,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from . import paths
+from .errors import TextgenError
 from .net import http_get
 from .textio import atomic_write_json
 from .vocab import wrap_documents
@@ -50,7 +51,7 @@ MAPPING = {
 }
 
 
-class SearchUnavailable(RuntimeError):
+class SearchUnavailable(TextgenError, RuntimeError):
     """No Elasticsearch answers at the configured URL (or it refused our credentials)."""
 
 

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import TextgenError
 from .paths import ROOT
 
 __all__ = [
@@ -47,7 +48,7 @@ def display_path(path: str | os.PathLike) -> str:
     return str(p)
 
 
-class CorpusError(ValueError):
+class CorpusError(TextgenError, ValueError):
     """A corpus (file, folder or downloaded text) cannot be used for training."""
 
 

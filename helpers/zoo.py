@@ -25,6 +25,7 @@ from pathlib import Path
 import keras
 
 from . import paths
+from .errors import TextgenError
 from .model import build_model, config_of, count_params
 from .sample import Generator, Sample
 from .textio import atomic_path, atomic_write_json, atomic_write_text, sha256_file
@@ -33,7 +34,7 @@ from .vocab import Vocab, load_vocab
 __all__ = ["ZooError", "ZooModel", "available", "load", "load_run", "export_bundle",
            "sha256_file", "render_card", "zoo_table"]
 
-class ZooError(RuntimeError):
+class ZooError(TextgenError, RuntimeError):
     """A pretrained model is missing, corrupt, or does not match its vocabulary."""
 
 
