@@ -13,11 +13,14 @@ Commands
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 import time
 from pathlib import Path
+
+from .errors import TextgenError
 
 __all__ = ["main", "build_parser"]
 
@@ -42,6 +45,8 @@ def _add_sampling(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .settings import ModelConfig, TrainConfig, add_flags
+
     ap = argparse.ArgumentParser(
         prog="python -m helpers",
         description="Character- and word-level text generation with LSTMs (Keras 3).",
@@ -67,32 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rarer characters become the unknown token")
     p.add_argument("--documents", action="store_true",
                    help="the corpus holds documents wrapped in \\x02...\\x03")
-    p.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--units", type=int, default=256)
-    p.add_argument("--embed-dim", type=int, default=64)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--steps-per-epoch", type=int, default=200)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--schedule", choices=["cosine", "cosine-time", "constant"],
-                   default="cosine", help="cosine-time decays over --max-minutes")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget")
-    p.add_argument("--patience", type=int, default=None, help="early stopping (epochs)")
     p.add_argument("--prompt", default="", help="start of the samples printed each epoch")
-    p.add_argument("--fresh", action="store_true", help="ignore an unfinished run, start over")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
-                   default="float32", help="mixed precision helps on recent GPUs")
-    p.add_argument("--carry-state", action="store_true",
-                   help="truncated backprop through time: read the corpus as batch-size "
-                        "streams, carrying the recurrent state from batch to batch")
-    p.add_argument("--carry-reset", type=float, default=0.0,
-                   help="with --carry-state: chance that a stream's state is zeroed per batch")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over; an earlier run in --run-dir is moved to previous/")
+    p.add_argument("--resume-from", choices=["last", "best"], default="last",
+                   help="resume after the last epoch (default) or from best.keras")
+    # every model and training setting, from the dataclasses that own them
+    add_flags(p.add_argument_group("model"), ModelConfig)
+    add_flags(p.add_argument_group("training"), TrainConfig)
 
     p = sub.add_parser("evaluate", help="loss of a model on a text")
     src = p.add_mutually_exclusive_group(required=True)
@@ -170,6 +157,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from .settings import ModelConfig, TrainConfig, values_from_args
     from .textio import read_texts
     from .train import train
     from .vocab import CharVocab, WordVocab
@@ -179,16 +167,10 @@ def cmd_train(args) -> int:
         vocab = WordVocab.build(text, max_words=args.max_words, min_count=args.min_count)
     else:
         vocab = CharVocab.build(text, min_count=args.min_count)
-    mc = {"units": args.units, "layers": args.layers, "cell": args.cell,
-          "embed_dim": args.embed_dim, "dropout": args.dropout}
-    tc = {"seq_len": args.seq_len, "batch_size": args.batch_size, "epochs": args.epochs,
-          "steps_per_epoch": args.steps_per_epoch, "learning_rate": args.lr,
-          "schedule": args.schedule, "weight_decay": args.weight_decay,
-          "val_fraction": args.val_fraction, "max_minutes": args.max_minutes,
-          "patience": args.patience, "seed": args.seed, "precision": args.precision,
-          "carry_state": args.carry_state, "carry_reset": args.carry_reset}
+    mc = values_from_args(ModelConfig, args)
+    tc = TrainConfig.from_dict(values_from_args(TrainConfig, args))
     r = train(text, args.run_dir, mc, tc, vocab=vocab, documents=args.documents,
-              resume=not args.fresh, prompt=args.prompt)
+              resume=not args.fresh, resume_from=args.resume_from, prompt=args.prompt)
     print(r)
     return 0
 
@@ -291,7 +273,32 @@ COMMANDS = {"sample": cmd_sample, "train": cmd_train, "evaluate": cmd_evaluate,
             "export": cmd_export, "zoo": cmd_zoo, "corpus": cmd_corpus, "data": cmd_data}
 
 
+def error_line(e: BaseException) -> str:
+    """One line for an expected failure: the package's own message, or for an operating
+    system error the path and what went wrong (``cannot write runs/x: No space left``)."""
+    from .datasets import redact_url
+    from .textio import display_path
+
+    if isinstance(e, OSError) and not isinstance(e, TextgenError) and e.strerror:
+        where = f" {display_path(e.filename)}" if e.filename else ""
+        hint = {errno.ENOSPC: " Free some disk space, or choose a folder on another disk.",
+                errno.EACCES: " Choose a folder you can write to.",
+                errno.EROFS: " Choose a folder you can write to.",
+                errno.ENOTDIR: " A part of that path is a file, not a folder.",
+                errno.EEXIST: " It is in the way: choose another path."}.get(e.errno, "")
+        msg = f"cannot use{where}: {e.strerror}.{hint}"
+    else:
+        msg = str(e) or type(e).__name__
+        if isinstance(e, KeyError):  # str(KeyError) is the repr of the key
+            msg = f"missing {msg}"
+    # one line, and never a password that came with a URL
+    words = [redact_url(w) if "://" in w else w for w in " ".join(msg.split()).split(" ")]
+    return "error: " + " ".join(words)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; an expected failure is one ``error:`` line and exit status 2
+    (``TEXTGEN_DEBUG=1`` shows the traceback instead)."""
     args = build_parser().parse_args(argv)
     if args.subcommand not in ("data", "corpus"):  # those two never need Keras
         from .workshop import quiet_backend_start
@@ -299,8 +306,12 @@ def main(argv: list[str] | None = None) -> int:
         quiet_backend_start()
     try:
         return COMMANDS[args.subcommand](args)
-    except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
+    except (TextgenError, OSError, ValueError, KeyError) as e:
         if os.environ.get("TEXTGEN_DEBUG"):
             raise
-        print(f"error: {e}", file=sys.stderr)
+        print(error_line(e), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted (checkpoints written so far are kept; rerun to resume)",
+              file=sys.stderr)
+        return 130

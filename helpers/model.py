@@ -11,46 +11,16 @@ state in and out, which is what sampling needs.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from dataclasses import dataclass
-
 import keras
 import numpy as np
 from keras import layers, ops
+
+from .settings import ModelConfig
 
 __all__ = ["CarryStateModel", "ModelConfig", "StepModel", "build_model", "build_step_model",
            "config_of", "count_params", "rnn_layers", "state_sizes"]
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU}
-
-
-@dataclass
-class ModelConfig:
-    """Sizes of the network. ``vocab_size`` must equal the vocabulary's size."""
-
-    vocab_size: int
-    embed_dim: int = 64
-    units: int = 256
-    layers: int = 2
-    cell: str = "lstm"
-    dropout: float = 0.1
-
-    def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, not {self.cell!r}")
-        if self.vocab_size < 2 or self.units < 1 or self.layers < 1 or self.embed_dim < 1:
-            raise ValueError(f"Invalid sizes in {self}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError("dropout must be in [0, 1)")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in fields})
 
 
 def build_model(config: ModelConfig, name: str = "char_rnn") -> keras.Model:
@@ -198,7 +168,3 @@ def build_step_model(model: keras.Model) -> keras.Model:
 
 def count_params(model: keras.Model) -> int:
     return int(sum(ops.size(w) for w in model.weights))
-
-
-def describe(config: ModelConfig) -> str:
-    return json.dumps(config.to_dict())

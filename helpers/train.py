@@ -21,10 +21,7 @@ saved and sampled, so checkpoints look the same either way.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 import math
 import os
 import time
@@ -34,74 +31,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .model import CarryStateModel, ModelConfig, build_model, config_of, count_params
-from .textio import (
-    CorpusError,
-    atomic_path,
-    atomic_write_json,
-    atomic_write_text,
-    display_path,
-    remove_stale_temps,
-)
-from .vocab import CharVocab, Vocab, load_vocab
+from .model import CarryStateModel, build_model, config_of, count_params
+from .rundir import RunDir, RunDirError
+from .settings import ModelConfig, TrainConfig
+from .textio import CorpusError, display_path
+from .vocab import CharVocab, Vocab
 from .windows import SequentialWindows, StreamDataset, WindowDataset, split_ids
 
 __all__ = ["TrainConfig", "TrainResult", "train", "compile_model", "prepare_ids",
-           "enable_data_parallel"]
+           "time_cosine_lr", "enable_data_parallel"]
 
 LN2 = math.log(2.0)
-RUN_FILES = ("best.keras", "last.keras", "state.json", "history.json", "history.csv",
-             "vocab.json", "config.json")
-
-
-@dataclass
-class TrainConfig:
-    """How to train. Defaults suit a CPU; see the zoo model cards for GPU settings."""
-
-    seq_len: int = 128
-    batch_size: int = 64
-    epochs: int = 20
-    steps_per_epoch: int | None = 200
-    learning_rate: float = 2e-3
-    # "cosine": decay over all planned steps, with warmup; "cosine-time": decay over the
-    # wall-clock budget ``max_minutes`` (ends annealed whenever time runs out); "constant"
-    schedule: str = "cosine"
-    warmup_steps: int = 100
-    min_lr_fraction: float = 0.05
-    clipnorm: float | None = 1.0
-    weight_decay: float = 0.0
-    val_fraction: float = 0.1
-    val_max_tokens: int | None = 500_000
-    patience: int | None = None  # early stopping on validation loss
-    max_minutes: float | None = None  # wall-clock budget for this run
-    samples_per_epoch: int = 1
-    sample_length: int = 200
-    sample_temperatures: tuple[float, ...] = (0.5, 1.0)
-    seed: int = 0
-    verbose: int | str = "auto"
-    # "mixed_float16" / "mixed_bfloat16": compute in half precision, keep float32 weights
-    # (helps on GPUs with tensor cores; the logits layer stays float32)
-    precision: str = "float32"
-    # truncated backpropagation through time: the batch is ``batch_size`` contiguous
-    # streams read window after window, the recurrent state carried from one batch to the
-    # next (gradients stop at window boundaries); see helpers.windows.StreamDataset
-    carry_state: bool = False
-    # with carry_state: the chance that a stream's state is zeroed before a batch, so the
-    # model also learns to start from nothing (as scoring in windows, or a short prompt, asks)
-    carry_reset: float = 0.0
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["sample_temperatures"] = list(self.sample_temperatures)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        d = {k: v for k, v in d.items() if k in names}
-        if "sample_temperatures" in d:
-            d["sample_temperatures"] = tuple(d["sample_temperatures"])
-        return cls(**d)
 
 
 @dataclass
@@ -129,11 +69,7 @@ def compile_model(model: keras.Model, config: TrainConfig, total_steps: int) -> 
             decay_steps=max(1, total_steps - warm), alpha=config.min_lr_fraction,
             warmup_target=config.learning_rate if warm else None, warmup_steps=warm,
         )
-    elif config.schedule == "cosine-time":
-        if not config.max_minutes:
-            raise ValueError("schedule='cosine-time' needs max_minutes (the time to decay over)")
-    elif config.schedule != "constant":
-        raise ValueError("schedule must be 'cosine', 'cosine-time' or 'constant'")
+    # "cosine-time" is set by the _TimeCosine callback from the clock; "constant" is lr
     if config.weight_decay:
         opt = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay, clipnorm=config.clipnorm)
     else:
@@ -143,12 +79,24 @@ def compile_model(model: keras.Model, config: TrainConfig, total_steps: int) -> 
     return model
 
 
+def time_cosine_lr(config: TrainConfig, elapsed: float, step: int) -> float:
+    """Learning rate of the "cosine-time" schedule: linear warm-up over ``warmup_steps``,
+    then cosine decay over the fraction of the time budget ``max_minutes`` used."""
+    c = config
+    frac = min(1.0, elapsed / (c.max_minutes * 60))
+    floor = c.learning_rate * c.min_lr_fraction
+    lr = floor + (c.learning_rate - floor) * 0.5 * (1 + math.cos(math.pi * frac))
+    if c.warmup_steps and step < c.warmup_steps:
+        lr *= (step + 1) / c.warmup_steps
+    return lr
+
+
 def enable_data_parallel(batch_size: int | None = None) -> list[str]:
     """Replicate the model on every local device and split each batch between them
     (``keras.distribution.DataParallel``). Supported with the JAX backend; on a CPU,
     ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` makes four devices."""
     if keras.backend.backend() != "jax":
-        raise RuntimeError(
+        raise ValueError(
             "Data-parallel training uses keras.distribution, which supports the JAX backend: "
             "set KERAS_BACKEND=jax (pip install 'jax[cpu]' or a CUDA build of jax).")
     devices = keras.distribution.list_devices()
@@ -165,56 +113,76 @@ def prepare_ids(text: str, vocab: Vocab) -> np.ndarray:
     return vocab.encode(text, errors="unk")
 
 
-class _EpochEnd(keras.callbacks.Callback):
-    """Checkpoints, history, samples and the time budget, in one place and in order."""
+class _Clock:
+    """Seconds of training so far, counting the runs this one resumes."""
 
-    def __init__(self, run_dir: Path, vocab: Vocab, cfg: TrainConfig, documents: bool,
-                 best: float, history: list[dict], t_start: float, elapsed0: float,
-                 prompt: str, net: keras.Model, val_data=None, streams=None):
+    def __init__(self, elapsed0: float = 0.0):
+        self.t0, self.elapsed0 = time.time(), elapsed0
+
+    def __call__(self) -> float:
+        return self.elapsed0 + time.time() - self.t0
+
+
+class _TimeCosine(keras.callbacks.Callback):
+    """The "cosine-time" schedule: sets the learning rate from the wall clock, which a
+    Keras schedule (a function of the step, traced into the graph) cannot read."""
+
+    def __init__(self, cfg: TrainConfig, clock: _Clock):
         super().__init__()
-        # ``net`` is the network saved and sampled; ``self.model`` is the one fitted (the
-        # same, or a CarryStateModel around it, which then needs ``val_data`` scored here
-        # and its state reset at the start of every pass over ``streams``)
-        self.net, self.val_data, self.streams = net, val_data, streams
-        self.rng = np.random.default_rng((cfg.seed, int(elapsed0)))
-        self.run_dir, self.vocab, self.cfg, self.documents = run_dir, vocab, cfg, documents
-        self.best, self.history = best, history
-        self.t_start, self.elapsed0 = t_start, elapsed0
-        self.bad_epochs = 0
-        self.prompt = prompt
-        self.step = 0
-
-    def elapsed(self) -> float:
-        return self.elapsed0 + time.time() - self.t_start
+        self.cfg, self.clock, self.step = cfg, clock, 0
 
     def on_train_batch_begin(self, batch, logs=None):
         self.step += 1
-        # batches arrive in order: this one is global step start_step + step - 1 (the
-        # state starts at zero, so resuming mid-pass needs no reset)
-        if self.streams is not None and self.streams.starts_pass(
-                self.streams.start_step + self.step - 1):
+        if self.step % 10 == 1 or self.step < 200:  # assigning every step costs a sync
+            self.model.optimizer.learning_rate.assign(
+                time_cosine_lr(self.cfg, self.clock(), self.step))
+
+
+class _TimeBudget(keras.callbacks.Callback):
+    """Ends training cleanly (after the batch, checkpoints intact) when time is up."""
+
+    def __init__(self, minutes: float, clock: _Clock):
+        super().__init__()
+        self.seconds, self.clock = minutes * 60, clock
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.clock() > self.seconds:
+            self.model.stop_training = True
+
+
+class _StreamResets(keras.callbacks.Callback):
+    """With carried state: zero it where a pass over the streams starts, and (with
+    ``carry_reset``) for a random share of the rows before each batch."""
+
+    def __init__(self, streams: StreamDataset, cfg: TrainConfig, rng: np.random.Generator):
+        super().__init__()
+        self.streams, self.cfg, self.rng, self.step = streams, cfg, rng, 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # batches arrive in order: this one is global step start_step + step (the state
+        # starts at zero, so resuming mid-pass needs no reset)
+        global_step = self.streams.start_step + self.step
+        self.step += 1
+        if self.streams.starts_pass(global_step):
             self.model.reset_state()
-        elif self.streams is not None and self.cfg.carry_reset:
+        elif self.cfg.carry_reset:
             rows = self.rng.random(self.cfg.batch_size) < self.cfg.carry_reset
             if rows.any():
                 self.model.reset_state(rows)
-        if self.cfg.schedule == "cosine-time" and (self.step % 10 == 1 or self.step < 200):
-            self.model.optimizer.learning_rate.assign(self.time_lr())
 
-    def time_lr(self) -> float:
-        """Learning rate of the "cosine-time" schedule: linear warmup over
-        ``warmup_steps`` then cosine decay over the fraction of the time budget used."""
-        c = self.cfg
-        frac = min(1.0, self.elapsed() / (c.max_minutes * 60))
-        floor = c.learning_rate * c.min_lr_fraction
-        lr = floor + (c.learning_rate - floor) * 0.5 * (1 + math.cos(math.pi * frac))
-        if c.warmup_steps and self.step < c.warmup_steps:
-            lr *= (self.step + 1) / c.warmup_steps
-        return lr
 
-    def on_train_batch_end(self, batch, logs=None):
-        if self.cfg.max_minutes is not None and self.elapsed() > self.cfg.max_minutes * 60:
-            self.model.stop_training = True
+class _Checkpoints(keras.callbacks.Callback):
+    """End of epoch: score validation (when ``fit`` does not), append the history row,
+    save ``best.keras`` when it improved and ``last.keras`` always, and then
+    ``state.json``, the commit point of the epoch."""
+
+    def __init__(self, run: RunDir, net: keras.Model, best: float, history: list[dict],
+                 clock: _Clock, val_data=None):
+        super().__init__()
+        # ``net`` is the network saved and sampled; ``self.model`` is the one fitted (the
+        # same, or a CarryStateModel around it, whose validation is scored here)
+        self.run, self.net, self.best, self.history = run, net, best, history
+        self.clock, self.val_data = clock, val_data
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -223,7 +191,7 @@ class _EpochEnd(keras.callbacks.Callback):
         val = float(logs.get("val_loss", logs.get("loss", math.nan)))
         row = {
             "epoch": epoch + 1,
-            "seconds": round(self.elapsed(), 1),
+            "seconds": round(self.clock(), 1),
             "loss": round(float(logs.get("loss", math.nan)), 5),
             "val_loss": round(val, 5),
             "val_bits": round(val / LN2, 5),
@@ -234,26 +202,24 @@ class _EpochEnd(keras.callbacks.Callback):
         improved = val < self.best
         if improved:
             self.best = val
-            self.bad_epochs = 0
-            with atomic_path(self.run_dir / "best.keras") as tmp:
-                self.net.save(tmp)
-        else:
-            self.bad_epochs += 1
-        with atomic_path(self.run_dir / "last.keras") as tmp:
-            self.net.save(tmp)
-        _write_history(self.run_dir, self.history)
-        atomic_write_json(self.run_dir / "state.json", {
-            "epoch": epoch + 1, "best_val_loss": self.best, "elapsed_seconds": self.elapsed(),
-        })
+            self.run.save_model(self.net, "best")
+        self.run.save_model(self.net, "last")
+        self.run.write_history(self.history)
+        self.run.write_state(epoch + 1, self.best, self.clock())
         print(f"\nepoch {epoch + 1}: val_loss {val:.4f} nats/token = {val / LN2:.3f} bits"
               f"{' (best, saved)' if improved else ''}; {row['seconds']:.0f}s elapsed", flush=True)
-        if self.cfg.samples_per_epoch:
-            self._print_samples(epoch)
-        if self.cfg.patience is not None and self.bad_epochs >= self.cfg.patience:
-            print(f"early stop: no improvement in {self.cfg.patience} epochs", flush=True)
-            self.model.stop_training = True
 
-    def _print_samples(self, epoch: int):
+
+class _Samples(keras.callbacks.Callback):
+    """Prints a few samples after every epoch, from the network being trained."""
+
+    def __init__(self, net: keras.Model, vocab: Vocab, cfg: TrainConfig, documents: bool,
+                 prompt: str):
+        super().__init__()
+        self.net, self.vocab, self.cfg, self.documents, self.prompt = (
+            net, vocab, cfg, documents, prompt)
+
+    def on_epoch_end(self, epoch, logs=None):
         from .sample import Generator
 
         gen = Generator(self.net, self.vocab, documents=self.documents)
@@ -263,14 +229,42 @@ class _EpochEnd(keras.callbacks.Callback):
                 print(f"--- sample, temperature {t} ---\n{s.full}", flush=True)
 
 
-def _write_history(run_dir: Path, history: list[dict]) -> None:
-    atomic_write_json(run_dir / "history.json", history)
-    buf = io.StringIO()
-    if history:
-        w = csv.DictWriter(buf, fieldnames=list(history[0]))
-        w.writeheader()
-        w.writerows(history)
-    atomic_write_text(run_dir / "history.csv", buf.getvalue())
+@dataclass
+class _Plan:
+    """How ``fit`` runs, chosen once: the model it fits, its data, its arguments, the
+    callbacks that mode needs, and the validation data that the checkpoints score."""
+
+    fit_model: keras.Model
+    data: keras.utils.PyDataset
+    fit_kwargs: dict
+    callbacks: list
+    val_in_callback: SequentialWindows | None
+
+
+def _plan(model: keras.Model, tc: TrainConfig, train_ids: np.ndarray, val: SequentialWindows,
+          start_epoch: int, compile_new: bool) -> _Plan:
+    """Random windows (the default) or carried state over contiguous streams."""
+    if tc.carry_state:
+        data = StreamDataset(train_ids, tc.seq_len, tc.batch_size, seed=tc.seed)
+        steps = tc.steps_per_epoch or data.steps_per_pass
+        data.start_step = start_epoch * steps
+    else:
+        data = WindowDataset(train_ids, tc.seq_len, tc.batch_size, tc.steps_per_epoch,
+                             seed=tc.seed)
+        steps = len(data)
+        data.epoch = start_epoch
+    if compile_new:
+        compile_model(model, tc, tc.epochs * steps)
+    if not tc.carry_state:
+        return _Plan(model, data, {"validation_data": val, "shuffle": True}, [], None)
+    # fit the carrying form; score and save the plain network
+    fit_model = CarryStateModel(model, tc.batch_size)
+    fit_model.compile(optimizer=model.optimizer, loss=model.loss)
+    rng = np.random.default_rng((tc.seed, start_epoch))
+    return _Plan(fit_model, data,
+                 {"validation_data": None, "steps_per_epoch": steps,
+                  "shuffle": False},  # streams must be read in order
+                 [_StreamResets(data, tc, rng)], val)
 
 
 def train(
@@ -281,6 +275,7 @@ def train(
     vocab: Vocab | None = None,
     documents: bool = False,
     resume: bool = True,
+    resume_from: str = "last",
     prompt: str = "",
     callbacks: list | None = None,
     data_parallel: bool = False,
@@ -295,33 +290,44 @@ def train(
         train_config: optimisation settings.
         vocab: defaults to a character vocabulary built from ``text``.
         documents: ``text`` is documents wrapped in start/end tokens (postings, tweets).
+        resume: continue the run in ``run_dir`` if there is one. ``False`` starts over
+            and moves the old run's files to ``run_dir/previous/`` (nothing is deleted).
+        resume_from: ``"last"`` (after the last finished epoch) or ``"best"`` (from
+            ``best.keras`` and its epoch, e.g. when ``last.keras`` was lost).
         prompt: what the per-epoch samples start from.
         data_parallel: split every batch across all local devices (GPUs, or CPU
             devices) with ``keras.distribution.DataParallel``; JAX backend only.
     """
     tc = train_config if isinstance(train_config, TrainConfig) else TrainConfig.from_dict(
         train_config or {})
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(run_dir, RUN_FILES)  # a run killed mid-write leaves its temp file
-    keras.utils.set_random_seed(tc.seed)
-    if not 0 <= tc.carry_reset < 1:
-        raise ValueError("carry_reset must be in [0, 1)")
+    if resume_from not in ("last", "best"):
+        raise ValueError("resume_from must be 'last' or 'best'")
     if data_parallel and tc.carry_state:
         raise ValueError("carry_state=True and data_parallel=True cannot be combined: the "
                          "carried state is one (batch, units) array on one device.")
+    run = RunDir(run_dir).create()
+    with run.lock():
+        return _train_locked(text, run, model_config, tc, vocab, documents, resume,
+                             resume_from, prompt, callbacks, data_parallel)
+
+
+def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, documents: bool,
+                  resume: bool, resume_from: str, prompt: str, callbacks, data_parallel: bool
+                  ) -> TrainResult:
+    keras.utils.set_random_seed(tc.seed)
     if data_parallel:
         enable_data_parallel(tc.batch_size)
-    if tc.precision not in ("float32", "mixed_float16", "mixed_bfloat16"):
-        raise ValueError("precision must be float32, mixed_float16 or mixed_bfloat16")
 
-    state_path, last_path = run_dir / "state.json", run_dir / "last.keras"
-    resuming = resume and state_path.exists() and last_path.exists()
-    if resuming:
-        saved_vocab = load_vocab(run_dir / "vocab.json")
+    point = run.resume_point(resume_from) if resume else None
+    if not resume:
+        moved = run.set_aside()
+        if moved is not None:
+            print(f"Starting over: the previous run is kept in {display_path(moved)}.")
+    if point is not None:
+        saved_vocab = run.read_vocab()
         if vocab is not None and vocab != saved_vocab:
-            raise ValueError(f"{run_dir} holds a run with a different vocabulary; use another "
-                             "run_dir or resume=False to start over.")
+            raise RunDirError(f"{display_path(run.path)} holds a run with a different "
+                              "vocabulary; use another run_dir, or --fresh to start over.")
         vocab = saved_vocab
     vocab = vocab or CharVocab.build(text)
     ids = prepare_ids(text, vocab)
@@ -334,37 +340,20 @@ def train(
             f"{len(val_ids)} tokens, fewer than one window of {tc.seq_len}. Use more text or a "
             "smaller seq_len."
         )
-    if tc.carry_state:
-        data = StreamDataset(train_ids, tc.seq_len, tc.batch_size, seed=tc.seed)
-        steps = tc.steps_per_epoch or data.steps_per_pass
-    else:
-        data = WindowDataset(train_ids, tc.seq_len, tc.batch_size, tc.steps_per_epoch,
-                             seed=tc.seed)
-        steps = len(data)
     val = SequentialWindows(val_ids, tc.seq_len, tc.batch_size, drop_remainder=data_parallel)
-    total_steps = tc.epochs * steps
 
     history: list[dict] = []
     best, initial_epoch, elapsed0 = math.inf, 0, 0.0
-    if resuming:
-        state = json.loads(state_path.read_text())
-        model = keras.models.load_model(last_path)
-        initial_epoch = int(state["epoch"])
-        best = float(state["best_val_loss"])
-        elapsed0 = float(state.get("elapsed_seconds", 0.0))
-        hist_path = run_dir / "history.json"
-        history = json.loads(hist_path.read_text()) if hist_path.exists() else []
-        history = [h for h in history if h["epoch"] <= initial_epoch]
-        if tc.carry_state:
-            data.start_step = initial_epoch * steps
-        else:
-            data.epoch = initial_epoch
-        print(f"Resuming {display_path(run_dir)} after epoch {initial_epoch} "
-              f"(best val_loss {best:.4f}).")
+    if point is not None:
+        model = run.load_model(path=point.model_path)
+        initial_epoch, best, elapsed0 = point.epoch, point.best_val_loss, point.elapsed_seconds
+        history = list(point.history)
+        print(f"Resuming {display_path(run.path)} after epoch {initial_epoch} (from "
+              f"{point.model_path.name}; best val_loss {best:.4f}).")
     else:
         mc = model_config if isinstance(model_config, ModelConfig) else None
         if mc is None:
-            mc = ModelConfig(**{**(model_config or {}), "vocab_size": len(vocab)})
+            mc = ModelConfig.from_dict({**(model_config or {}), "vocab_size": len(vocab)})
         if mc.vocab_size != len(vocab):
             mc = dataclasses.replace(mc, vocab_size=len(vocab))
         previous = keras.mixed_precision.global_policy()
@@ -373,29 +362,32 @@ def train(
             model = build_model(mc)
         finally:
             keras.mixed_precision.set_global_policy(previous)
-        compile_model(model, tc, total_steps)
-        vocab.save(run_dir / "vocab.json")
-    atomic_write_json(run_dir / "config.json", {
+        run.write_vocab(vocab)
+    run.write_config({
         "model": config_of(model).to_dict(), "train": tc.to_dict(), "documents": documents,
         "vocab_fingerprint": vocab.fingerprint(), "params": count_params(model),
         "backend": keras.backend.backend(),
     })
     if initial_epoch >= tc.epochs:
-        print(f"{run_dir} already finished {initial_epoch} epochs; raise epochs to train more.")
-    fit_model = model
-    if tc.carry_state:  # fit the carrying form; score and save the plain network
-        fit_model = CarryStateModel(model, tc.batch_size)
-        fit_model.compile(optimizer=model.optimizer, loss=model.loss)
-    end = _EpochEnd(run_dir, vocab, tc, documents, best, history, time.time(), elapsed0, prompt,
-                    net=model, val_data=val if tc.carry_state else None,
-                    streams=data if tc.carry_state else None)
+        print(f"{display_path(run.path)} already finished {initial_epoch} epochs; raise "
+              "epochs to train more.")
+    plan = _plan(model, tc, train_ids, val, initial_epoch, compile_new=point is None)
+    clock = _Clock(elapsed0)
+    checkpoints = _Checkpoints(run, model, best, history, clock, plan.val_in_callback)
+    jobs: list = [*plan.callbacks, checkpoints]
+    if tc.schedule == "cosine-time":
+        jobs.insert(0, _TimeCosine(tc, clock))
+    if tc.max_minutes is not None:
+        jobs.append(_TimeBudget(tc.max_minutes, clock))
+    if tc.samples_per_epoch:
+        jobs.append(_Samples(model, vocab, tc, documents, prompt))
+    if tc.patience is not None:  # after the checkpoints, which put val_loss in the logs
+        jobs.append(keras.callbacks.EarlyStopping("val_loss", patience=tc.patience, verbose=1))
     t0 = time.time()
-    fit_model.fit(data, validation_data=None if tc.carry_state else val,
-                  epochs=tc.epochs, initial_epoch=initial_epoch,
-                  steps_per_epoch=steps if tc.carry_state else None,
-                  shuffle=not tc.carry_state,  # streams must be read in order
-                  callbacks=[end, *(callbacks or [])], verbose=tc.verbose)
-    best_path = run_dir / "best.keras"
-    if best_path.exists():
-        model = keras.models.load_model(best_path)
-    return TrainResult(model, vocab, run_dir, end.history, end.best, time.time() - t0)
+    plan.fit_model.fit(plan.data, epochs=tc.epochs, initial_epoch=initial_epoch,
+                       callbacks=[*jobs, *(callbacks or [])], verbose=tc.verbose,
+                       **plan.fit_kwargs)
+    if run.best.exists():
+        model = run.load_model("best")
+    return TrainResult(model, vocab, run.path, checkpoints.history, checkpoints.best,
+                       time.time() - t0)

@@ -1,0 +1,349 @@
+"""The run folder: the one owner of the files a training run writes and reads.
+
+::
+
+    runs/mybook/
+      vocab.json      the vocabulary (JSON, never pickle)
+      config.json     model and training settings, documents flag, vocabulary fingerprint
+      last.keras      model + optimizer after the last finished epoch (what a resume loads)
+      best.keras      the best model on validation so far
+      history.json    one row per epoch (history.csv: the same, for spreadsheets)
+      state.json      epoch finished, best validation loss, seconds: written last each
+                      epoch, so it is the commit point of an epoch
+      .lock           held while a training writes here; holds that process's id
+      previous/       runs set aside by a fresh start (nothing is ever deleted)
+
+Every write is atomic (temporary file + rename). :meth:`RunDir.resume_point` decides
+whether a folder can be resumed and refuses, naming the file and the ways on, when its
+files disagree; a fresh start moves an old run aside instead of overwriting its
+``best.keras``. Keras is imported only by the methods that load or save models, so
+reading a run's vocabulary or history is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import math
+import os
+import shutil
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import TextgenError
+from .textio import (
+    atomic_path,
+    atomic_write_json,
+    atomic_write_text,
+    display_path,
+    remove_stale_temps,
+)
+from .vocab import Vocab, load_vocab
+
+__all__ = ["RunDir", "RunDirError", "RunLocked", "ResumePoint", "RUN_FILES"]
+
+RUN_FILES = ("best.keras", "last.keras", "state.json", "history.json", "history.csv",
+             "vocab.json", "config.json")
+LOCK_NAME = ".lock"
+
+
+class RunDirError(TextgenError, RuntimeError):
+    """A run folder cannot be used as asked: damaged or inconsistent files, a vocabulary
+    that does not match, a path that is not a folder. The message names the file."""
+
+
+class RunLocked(RunDirError):
+    """Another training is writing into the same run folder."""
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a resumed run continues: the model file, the epoch it finished, the best
+    validation loss so far and the seconds already spent."""
+
+    model_path: Path
+    epoch: int
+    best_val_loss: float
+    elapsed_seconds: float
+    history: list[dict]
+
+
+class RunDir:
+    """A training run folder. ``RunDir("runs/mybook")``; nothing is created until a
+    method writes."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._lock_fh = None
+
+    def __repr__(self) -> str:
+        st = self.read_state() if self.state_file.exists() else None
+        done = f", epoch {st['epoch']}, best {st['best_val_loss']:.4f}" if st else ""
+        return f"RunDir({display_path(self.path)!r}{done})"
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    # --- the files ------------------------------------------------------------------
+    @property
+    def best(self) -> Path:
+        return self.path / "best.keras"
+
+    @property
+    def last(self) -> Path:
+        return self.path / "last.keras"
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def vocab_file(self) -> Path:
+        return self.path / "vocab.json"
+
+    @property
+    def history_file(self) -> Path:
+        return self.path / "history.json"
+
+    def model_file(self, which: str = "best") -> Path:
+        if which not in ("best", "last"):
+            raise ValueError("which must be 'best' or 'last'")
+        return self.path / f"{which}.keras"
+
+    def has_run(self) -> bool:
+        """True when any file of a run is here."""
+        return any((self.path / n).exists() for n in RUN_FILES)
+
+    # --- creating and locking ---------------------------------------------------------
+    def create(self) -> RunDir:
+        """Make the folder (and its parents) and remove temporary files a killed write
+        left. A path that is a file, or under one, is refused with one message."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as e:
+            blocker = next((p for p in (self.path, *self.path.parents) if p.is_file()), self.path)
+            raise RunDirError(
+                f"Cannot use {display_path(self.path)} as a run folder: "
+                f"{display_path(blocker)} is a file, not a folder. "
+                "Choose another --run-dir.") from e
+        if not self.path.is_dir():
+            raise RunDirError(f"Cannot use {display_path(self.path)} as a run folder: it is a "
+                              "file. Choose another --run-dir.")
+        remove_stale_temps(self.path, RUN_FILES)
+        return self
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[RunDir]:
+        """Hold the folder's lock while writing. A second training into the same folder
+        (another process, or this one) is refused with the holder's process id. The lock
+        is the operating system's (``flock``), so a killed run never leaves it behind."""
+        self.create()
+        fh = open(self.path / LOCK_NAME, "a+", encoding="utf-8")
+        try:
+            _try_lock(fh)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                fh.close()
+                raise
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise RunLocked(
+                f"{display_path(self.path)} is in use by another training (process "
+                f"{holder}). Wait for it to finish or stop it, or choose another "
+                "--run-dir.") from None
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()}\n")
+            fh.flush()
+            self._lock_fh = fh
+            yield self
+        finally:
+            self._lock_fh = None
+            fh.close()  # closing releases the lock
+
+    # --- JSON files -----------------------------------------------------------------
+    def _read_json(self, path: Path):
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RunDirError(
+                f"{display_path(path)} is damaged (not valid JSON: {e}). Start over with "
+                "--fresh (the old files are moved to previous/), or restore the file."
+            ) from e
+
+    def read_state(self) -> dict | None:
+        """``state.json`` (``epoch``, ``best_val_loss``, ``elapsed_seconds``) or None."""
+        st = self._read_json(self.state_file)
+        if st is not None and not (isinstance(st, dict) and {"epoch", "best_val_loss"} <= st.keys()):
+            raise RunDirError(f"{display_path(self.state_file)} is damaged (no epoch or "
+                              "best_val_loss). Start over with --fresh, or restore the file.")
+        return st
+
+    def write_state(self, epoch: int, best_val_loss: float, elapsed_seconds: float) -> None:
+        atomic_write_json(self.state_file, {"epoch": epoch, "best_val_loss": best_val_loss,
+                                            "elapsed_seconds": elapsed_seconds})
+
+    def read_config(self) -> dict:
+        """``config.json`` ({} when there is none)."""
+        return self._read_json(self.config_file) or {}
+
+    def write_config(self, config: dict) -> None:
+        atomic_write_json(self.config_file, config)
+
+    def read_history(self) -> list[dict]:
+        return self._read_json(self.history_file) or []
+
+    def write_history(self, history: list[dict]) -> None:
+        import csv
+        import io
+
+        atomic_write_json(self.history_file, history)
+        buf = io.StringIO()
+        if history:
+            w = csv.DictWriter(buf, fieldnames=list(history[0]))
+            w.writeheader()
+            w.writerows(history)
+        atomic_write_text(self.path / "history.csv", buf.getvalue())
+
+    def best_row(self) -> dict | None:
+        """The history row with the lowest validation loss (what ``best.keras`` holds)."""
+        rows = [h for h in self.read_history() if not math.isnan(h.get("val_loss", math.nan))]
+        return min(rows, key=lambda h: h["val_loss"]) if rows else None
+
+    # --- vocabulary -------------------------------------------------------------------
+    def read_vocab(self, fingerprint: str | None = None) -> Vocab:
+        """The run's vocabulary, checked against the fingerprint in ``config.json`` (or
+        the one given): a ``vocab.json`` edited or swapped after training would map ids
+        to the wrong tokens without any other sign."""
+        try:
+            vocab = load_vocab(self.vocab_file)
+        except FileNotFoundError:
+            raise RunDirError(f"{display_path(self.vocab_file)} is missing: this is not a "
+                              "training run folder, or its vocabulary was removed.") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise RunDirError(f"{display_path(self.vocab_file)} is damaged ({e}).") from e
+        expected = fingerprint or self.read_config().get("vocab_fingerprint")
+        if expected and vocab.fingerprint() != expected:
+            raise RunDirError(
+                f"{display_path(self.vocab_file)} does not match the vocabulary this run was "
+                f"trained with (fingerprint {vocab.fingerprint()}, expected {expected}): the "
+                "file was changed. Restore it; ids would map to the wrong tokens.")
+        return vocab
+
+    def write_vocab(self, vocab: Vocab) -> None:
+        vocab.save(self.vocab_file)
+
+    # --- models -----------------------------------------------------------------------
+    def save_model(self, model, which: str) -> Path:
+        """Save ``model`` (with its optimizer) as ``best.keras`` or ``last.keras``."""
+        target = self.model_file(which)
+        with atomic_path(target) as tmp:
+            model.save(tmp)
+        return target
+
+    def load_model(self, which: str = "best", path: Path | None = None, compile: bool = True):
+        """Load ``best.keras``/``last.keras`` in Keras' safe mode (no code from the file
+        runs); a missing or damaged file is one :class:`RunDirError` naming it."""
+        import keras
+
+        path = path or self.model_file(which)
+        if not path.exists():
+            raise RunDirError(f"{display_path(path)} is missing.")
+        if not zipfile.is_zipfile(path):
+            raise RunDirError(f"{display_path(path)} is damaged (not a complete .keras "
+                              "archive; a copy cut short?).")
+        try:
+            return keras.models.load_model(path, compile=compile, safe_mode=True)
+        except Exception as e:  # Keras raises many types for damaged archives
+            raise RunDirError(f"{display_path(path)} is damaged and cannot be loaded "
+                              f"({type(e).__name__}: {e}).") from e
+
+    # --- resuming -----------------------------------------------------------------------
+    def resume_point(self, resume_from: str = "last") -> ResumePoint | None:
+        """Where a resumed training continues, or None when there is nothing to resume.
+
+        ``resume_from="last"`` continues after the last finished epoch (``state.json``
+        and ``last.keras``); ``"best"`` continues from ``best.keras`` and the epoch that
+        made it (its history row). Files that disagree are refused, never guessed
+        around: a silent fresh start would overwrite a better ``best.keras``.
+        """
+        if resume_from not in ("last", "best"):
+            raise ValueError("resume_from must be 'last' or 'best'")
+        state = self.read_state()
+        ways = ("Start over with --fresh (the old run is moved to previous/, nothing is "
+                "deleted), or continue from best.keras with --resume-from best.")
+        if resume_from == "best":
+            if not self.best.exists():
+                if state is None and not self.has_run():
+                    return None
+                raise RunDirError(f"{display_path(self.best)} is missing: nothing to resume "
+                                  "from. Start over with --fresh.")
+            row = self.best_row()
+            history = self.read_history()
+            if row is None:
+                raise RunDirError(f"{display_path(self.history_file)} has no epoch for "
+                                  f"{self.best.name}. Start over with --fresh.")
+            keep = [h for h in history if h["epoch"] <= row["epoch"]]
+            return ResumePoint(self.best, int(row["epoch"]), float(row["val_loss"]),
+                               float(row.get("seconds", 0.0)), keep)
+        if state is None:
+            if self.last.exists():
+                raise RunDirError(f"{display_path(self.last)} is here but "
+                                  f"{self.state_file.name} is missing, so the epoch it "
+                                  f"finished is unknown. {ways}")
+            if self.best.exists():
+                raise RunDirError(f"{display_path(self.path)} holds a {self.best.name} but no "
+                                  f"{self.state_file.name}: an earlier run, or one killed in "
+                                  f"its first epoch. {ways}")
+            return None
+        if not self.last.exists():
+            raise RunDirError(f"{display_path(self.state_file)} says epoch {state['epoch']} "
+                              f"finished, but {self.last.name} is missing. {ways}")
+        if not zipfile.is_zipfile(self.last):
+            raise RunDirError(f"{display_path(self.last)} is damaged (not a complete .keras "
+                              f"archive). {ways}")
+        history = [h for h in self.read_history() if h["epoch"] <= int(state["epoch"])]
+        return ResumePoint(self.last, int(state["epoch"]), float(state["best_val_loss"]),
+                           float(state.get("elapsed_seconds", 0.0)), history)
+
+    def set_aside(self) -> Path | None:
+        """Move this folder's run files into ``previous/<time>/`` (for a fresh start) and
+        return that folder, or None when there was nothing to move."""
+        names = [n for n in RUN_FILES if (self.path / n).exists()]
+        if not names:
+            return None
+        dest = self.path / "previous" / time.strftime("%Y%m%d-%H%M%S")
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = dest.with_name(f"{dest.name.split('.')[0]}.{n}")
+        dest.mkdir(parents=True)
+        for name in names:
+            shutil.move(str(self.path / name), str(dest / name))
+        return dest
+
+
+def _try_lock(fh) -> None:
+    """Take an exclusive, non-blocking lock on an open file (POSIX ``flock``; on Windows
+    ``msvcrt.locking``). Raises ``OSError`` (EAGAIN/EACCES) when someone else holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
