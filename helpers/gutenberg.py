@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import datasets, paths
 from .errors import TextgenError
-from .net import http_get
+from .net import DownloadError, http_get
 from .textio import (
     CorpusError,
     atomic_write_bytes,
@@ -137,6 +137,45 @@ class CatalogEntry:
         return f"<#{self.id} {self.title!r} by {self.authors or 'unknown'} [{self.language}]>"
 
 
+def _looks_like_html(data: bytes) -> bool:
+    """An HTML page (whatever its Content-Type says): a tag near the start of the file."""
+    head = data[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<!--", b"<body")) or (
+        b"<html" in head and b"</" in head)
+
+
+# where a book's licence header ends and its footer begins, in the eras' spellings
+_BOOK_START = re.compile(rb"\*\*\*\s*START OF|\*END\*\s*THE SMALL PRINT|"
+                         rb"START OF (?:THE|THIS) PROJECT GUTENBERG", re.I)
+_BOOK_END = re.compile(rb"\*\*\*\s*END OF|END OF (?:THE |THIS )?PROJECT GUTENBERG", re.I)
+MIN_BOOK_BYTES = 1024  # the shortest texts on Gutenberg (a poem) still carry a licence
+
+
+def _check_book(data: bytes, book_id: int, shown: str) -> None:
+    """Refuse, before it is cached, a download that is not a whole book: empty, an
+    HTML page, implausibly small, or cut short (the header's start marker without the
+    footer's end marker). A text with neither marker is kept, with a note: some early
+    files truly have none, and then :func:`strip_headers` leaves the text as it is."""
+    where = f"Book #{book_id} from {shown}"
+    if not data.strip():
+        raise GutenbergError(f"{where} is empty. Nothing was cached; try again later or "
+                             "another mirror (TEXTGEN_MIRROR).")
+    if _looks_like_html(data):
+        raise GutenbergError(f"{where} is an HTML page, not a plain-text book. Nothing was "
+                             "cached; try again later or another mirror (TEXTGEN_MIRROR).")
+    if len(data) < MIN_BOOK_BYTES:
+        raise GutenbergError(f"{where} has only {len(data)} bytes, too few for a book with "
+                             "its licence. Nothing was cached; try again.")
+    has_start, has_end = _BOOK_START.search(data[:100_000]), _BOOK_END.search(data[-200_000:])
+    if has_start and not has_end:
+        raise GutenbergError(f"{where} looks cut short: it has the licence header's start "
+                             "marker but not the end-of-book marker. Nothing was cached; "
+                             "try again.")
+    if not has_start and not has_end:
+        print(f"note: {where} has no Project Gutenberg start/end markers; it is used as it "
+              "is, without stripping a licence.")
+
+
 class Gutenberg:
     """Client for a Gutenberg mirror with a local cache.
 
@@ -181,21 +220,24 @@ class Gutenberg:
             self._last_request = time.time()
             self.requests.append(url)
 
+        shown = f"{self._shown_mirror}/{path.lstrip('/')}"
         try:
             data, ctype = http_get(url, USER_AGENT, timeout=self.timeout, retries=self.retries,
-                                   before_each=polite)
+                                   before_each=polite, shown_url=shown)
         except urllib.error.HTTPError as e:
             if 400 <= e.code < 500:
                 raise
             last_err: Exception = e
+        except DownloadError as e:  # cut short or rate-limited: the message says what to do
+            raise GutenbergError(str(e)) from None
         except OSError as e:
             last_err = e
         else:
-            if "text/html" in ctype or data.lstrip()[:15].lower().startswith(
-                    (b"<!doctype html", b"<html")):
+            if "text/html" in ctype or _looks_like_html(data):
                 raise GutenbergError(
-                    f"{url} returned an HTML page, not a plain-text book (a captcha, an error "
-                    "page or a wrong mirror?). Try another mirror via TEXTGEN_MIRROR.")
+                    f"{shown} returned an HTML page, not a plain-text book (a captcha, a "
+                    "rate-limit or error page, or a wrong mirror?). Nothing was cached. Try "
+                    "again later, or another mirror via TEXTGEN_MIRROR.")
             return data
         raise GutenbergUnavailable(
             f"Could not reach {self._shown_mirror} ({last_err}). Check your connection, set "
@@ -237,6 +279,7 @@ class Gutenberg:
                 if e.code == 404:
                     continue
                 raise GutenbergError(f"{self.mirror}/{path}: HTTP {e.code}") from e
+            _check_book(data, book_id, f"{self._shown_mirror}/{path}")  # before caching
             data_p, meta_p = self._cache_paths(book_id)
             atomic_write_bytes(data_p, data)
             atomic_write_json(meta_p, {"id": book_id, "url": f"{self.mirror}/{path}",

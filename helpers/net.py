@@ -1,37 +1,102 @@
-"""HTTP GET with retries, shared by the downloaders (Gutenberg, the HN API)."""
+"""HTTP GET with retries, shared by the downloaders (Gutenberg, the HN API).
+
+What an unlucky network does, and what happens here:
+
+* a server error (5xx), a refused or reset connection, a timeout: retried with
+  exponential backoff;
+* a body shorter than its ``Content-Length`` (``IncompleteRead``, a connection cut
+  mid-transfer): retried, then :class:`DownloadError`; never a traceback, never a
+  short file handed on as if whole;
+* 429 Too Many Requests and 503 with ``Retry-After``: waits as long as the server asks
+  (up to ``max_wait`` seconds; a longer wish is refused with the time to wait);
+* any other HTTP error (404...): raised at once as ``urllib.error.HTTPError``, for the
+  caller to decide (a missing book is not a network problem).
+"""
 
 from __future__ import annotations
 
+import email.utils
+import http.client
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-__all__ = ["http_get"]
+from .errors import TextgenError
+
+__all__ = ["http_get", "DownloadError", "retry_after_seconds"]
+
+
+class DownloadError(TextgenError, OSError):
+    """A download failed after its retries (cut short, rate-limited, unreachable)."""
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds asked for by a ``Retry-After`` header: a number of seconds, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def http_get(url: str, user_agent: str, timeout: float = 30.0, retries: int = 3,
-             backoff: float = 0.5, before_each: Callable[[], None] | None = None
-             ) -> tuple[bytes, str]:
-    """GET ``url``; returns the body and its Content-Type.
+             backoff: float = 0.5, before_each: Callable[[], None] | None = None,
+             max_wait: float = 60.0, shown_url: str | None = None) -> tuple[bytes, str]:
+    """GET ``url``; returns the whole body and its Content-Type.
 
-    Server errors (5xx) and network failures (``OSError``: refused, reset, timed out)
-    are retried ``retries`` times, waiting ``backoff * 2**attempt`` seconds (at most 8)
-    in between; then the last error is raised. Other HTTP errors (404...) are raised at
-    once. ``before_each`` runs before every attempt (a polite delay, a request log).
+    Transient failures are retried ``retries`` times, waiting ``backoff * 2**attempt``
+    seconds (at most 8) or what ``Retry-After`` asks (at most ``max_wait``); then a
+    :class:`DownloadError` (cut short, rate-limited) or the last ``OSError`` (unreachable)
+    is raised. HTTP errors other than 429/5xx are raised at once. ``before_each`` runs
+    before every attempt (a polite delay, a request log). ``shown_url`` is how the URL
+    appears in messages (without a password).
     """
+    shown = shown_url or url
     req = urllib.request.Request(url, headers={"User-Agent": user_agent})
     for attempt in range(retries + 1):
         if before_each is not None:
             before_each()
+        wait = min(8.0, backoff * 2 ** attempt)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return resp.read(), resp.headers.get("Content-Type", "")
+                body = resp.read()  # raises IncompleteRead when short of Content-Length
+                return body, resp.headers.get("Content-Type", "")
         except urllib.error.HTTPError as e:
-            if e.code < 500 or attempt == retries:
+            asked = retry_after_seconds(e.headers.get("Retry-After") if e.headers else None)
+            if e.code != 429 and e.code < 500:
                 raise
+            if asked is not None and asked > max_wait:
+                raise DownloadError(
+                    f"{shown}: the server is rate-limiting (HTTP {e.code}) and asks to wait "
+                    f"{asked:.0f} s. Try again later, or use a mirror (TEXTGEN_MIRROR)."
+                ) from e
+            if attempt == retries:
+                if e.code == 429:
+                    raise DownloadError(f"{shown}: still rate-limited (HTTP 429) after "
+                                        f"{retries + 1} tries. Try again later.") from e
+                raise
+            if asked is not None:
+                wait = asked
+        except http.client.IncompleteRead as e:
+            if attempt == retries:
+                raise DownloadError(
+                    f"{shown}: the download was cut short ({len(e.partial):,} bytes of "
+                    f"{len(e.partial) + (e.expected or 0):,}) {retries + 1} times. Check the "
+                    "connection and try again; nothing was saved.") from None
+        except http.client.HTTPException as e:  # a broken response (bad status line...)
+            if attempt == retries:
+                raise DownloadError(f"{shown}: broken response ({type(e).__name__}: {e}). "
+                                    "Try again, or use another mirror.") from None
         except OSError:
             if attempt == retries:
                 raise
-        time.sleep(min(8.0, backoff * 2 ** attempt))
+        time.sleep(wait)
     raise AssertionError("unreachable")
