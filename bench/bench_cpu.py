@@ -30,6 +30,7 @@ import time
 
 from helpers import datasets
 from helpers.paths import ROOT
+from helpers.settings import ModelConfig, TrainConfig, add_flags, values_from_args
 
 NANOGPT = {"seconds": [79, 623], "val_loss": [1.898, 1.555],
            "source": "../shared/BASELINES.md (nanoGPT baby config, PyTorch CPU, 2 threads)"}
@@ -38,22 +39,16 @@ NANOGPT = {"seconds": [79, 623], "val_loss": [1.898, 1.555],
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budgets", type=float, nargs="+", default=[80, 600])
-    ap.add_argument("--cell", default="gru")
-    ap.add_argument("--units", type=int, default=256)
-    ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--lr", type=float, default=5e-3)
-    ap.add_argument("--seq-len", type=int, default=128)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--dropout", type=float, default=0.1)
-    ap.add_argument("--steps-per-epoch", type=int, default=100)
-    ap.add_argument("--carry-state", action="store_true",
-                    help="truncated BPTT: contiguous streams, state carried between batches")
-    ap.add_argument("--carry-reset", type=float, default=0.0,
-                    help="with --carry-state: chance a stream's state is zeroed before a batch")
-    ap.add_argument("--schedule", default="cosine-time", choices=["cosine-time", "constant"])
-    ap.add_argument("--val-tokens", type=int, default=20_000,
-                    help="validation tokens scored during training (the final score uses all)")
     ap.add_argument("--out", default="results_cpu.json")
+    # every model and training setting is a flag (helpers.settings); these are the
+    # bench's own defaults, where it differs from the package's
+    add_flags(ap.add_argument_group("model"), ModelConfig,
+              defaults={"cell": "gru", "units": 256, "layers": 2, "dropout": 0.1})
+    add_flags(ap.add_argument_group("training"), TrainConfig,
+              defaults={"learning_rate": 5e-3, "steps_per_epoch": 100, "epochs": 100000,
+                        "schedule": "cosine-time", "warmup_steps": 50, "samples_per_epoch": 0,
+                        "val_max_tokens": 20_000},  # the final score uses all
+              skip=("max_minutes",))  # set by --budgets
     args = ap.parse_args()
     import keras
 
@@ -66,14 +61,9 @@ def main() -> None:
     for budget in args.budgets:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.time()
-            r = train(text, tmp, {"cell": args.cell, "units": args.units, "layers": args.layers,
-                                  "dropout": args.dropout},
-                      {"epochs": 100000, "steps_per_epoch": args.steps_per_epoch,
-                       "val_max_tokens": args.val_tokens, "seq_len": args.seq_len,
-                       "batch_size": args.batch_size, "learning_rate": args.lr,
-                       "schedule": args.schedule, "warmup_steps": 50,
-                       "carry_state": args.carry_state, "carry_reset": args.carry_reset,
-                       "max_minutes": budget / 60, "samples_per_epoch": 0, "verbose": 0})
+            tc = {**values_from_args(TrainConfig, args, skip=("max_minutes",)),
+                  "max_minutes": budget / 60, "verbose": 0}
+            r = train(text, tmp, values_from_args(ModelConfig, args), tc)
             wall = time.time() - t0
         w160 = text_loss(r.model, r.vocab, val_text, seq_len=160)
         carried = text_loss(r.model, r.vocab, val_text, carry_state=True)
