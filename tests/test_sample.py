@@ -54,7 +54,11 @@ def test_unknown_prompt_characters(tiny_model):
     with pytest.raises(ValueError, match="'é'"):
         g.generate("abé", length=5)
     assert g.generate("abé", length=5, unknown="unk", seed=0)[0].prompt == "abé"
-    g.generate("abé", length=5, unknown="drop", seed=0)
+    # "drop": the model reads the prompt without the unknown character
+    assert list(g.encode_prompt("abé", "drop")) == list(vocab.encode("ab"))
+    assert list(g.encode_prompt("abé", "unk")) == [*vocab.encode("ab"), vocab.unk_id]
+    dropped = g.generate("abé", length=30, unknown="drop", seed=0, stop_at_end=False)[0]
+    assert dropped.text == g.generate("ab", length=30, seed=0, stop_at_end=False)[0].text
 
 
 def _biased_model(vocab, favourite: str):
