@@ -1,28 +1,52 @@
 """Tweets from files a user can download: no API keys, no credentials anywhere.
 
-Supported inputs (format detected from the content):
+:func:`load_tweets` takes a tweets file, the unzipped archive folder, or the ``.zip`` that
+X/Twitter's "Download your data" sends, and reads whichever layout it finds (the format of
+each file is detected from its content, the tweet files of a folder or zip from their names):
 
-* a Twitter/X "Download your data" archive file ``data/tweets.js``
-  (``window.YTD.tweets.part0 = [{"tweet": {...}}, ...]``), or the archive folder;
-* a JSON list of tweets (the Trump Twitter Archive "condensed" format, or any list
-  of objects with ``text`` / ``full_text``);
-* CSV with a ``text`` or ``full_text`` column.
+* 2022 and later: ``data/tweets.js`` (``window.YTD.tweets.part0 = [{"tweet": {...}}, ...]``),
+  split in large archives into ``data/tweets-part1.js``, ``-part2.js`` (``...part1 = ``);
+  ``data/deleted-tweets.js`` (``window.YTD.deleted_tweets.part0``) only with ``deleted=True``;
+* 2018 to 2022: ``data/tweet.js`` (``window.YTD.tweet.part0 = [ {...} ]``), ``tweet.js`` at the
+  top in the oldest of these, and ``tweet-part1.js``...; early files have the tweet objects
+  bare, later ones wrap each in ``{"tweet": ...}``; the text is ``full_text`` or ``text``;
+* 2012 to 2018 ("Grailbird"): ``data/js/tweets/YYYY_MM.js`` (first line
+  ``Grailbird.data.tweets_YYYY_MM =``, then a JSON list of API tweet objects with ``text``,
+  ``created_at`` like ``2013-01-31 20:01:02 +0000``, ``retweeted_status`` on retweets), and
+  the same tweets in ``tweets.csv`` at the top (``tweet_id, in_reply_to_status_id,
+  in_reply_to_user_id, timestamp, source, text, retweeted_status_id, ...``) or, in the first
+  archives of 2012, in ``data/csv/YYYY_MM.csv``;
+* the zip of any of these, read without extracting; the folder inside may be nested one
+  level (``twitter-2023-01-01-abc/data/tweets.js``); macOS ``__MACOSX/`` entries are skipped;
+* also a JSON list of tweets (the Trump Twitter Archive "condensed" format, or any list of
+  objects with ``text`` / ``full_text``), or CSV with a ``text`` or ``full_text`` column.
 
-Unlike the seed notebook, tweets with ``&gt;``/``&amp;`` are unescaped, not dropped.
+The layouts were checked against public descriptions and readers of real archives: the
+``tweet.js`` / ``tweets.js`` / ``tweets-part*.js`` names and the ``[ {`` on the first line in
+timhutton/twitter-archive-parser; ``tweet-part1.js`` / ``window.YTD.tweet.part1`` and
+``window.YTD.deleted_tweets.part0`` in several public importers; the Grailbird folder tree
+(``data/js/tweets``, ``data/csv``) in the Archive Team file-format wiki and a 2012 inkdroid.org
+post; the ``tweets.csv`` header in public notebooks that read it.
+
+A tweet found in several files (the CSV and the JS of a Grailbird archive, or two parts) is
+kept once, by id. Unlike the seed notebook, tweets with ``&gt;``/``&amp;`` are unescaped, not
+dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import io
 import json
 import os
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
 
 from .textio import CorpusError, decode_text
 from .vocab import END, START, wrap_documents
@@ -32,6 +56,15 @@ __all__ = ["Tweet", "load_tweets", "filter_tweets", "as_training_text"]
 _LINK_RE = re.compile(r"https?://\S+")
 _MENTION_RE = re.compile(r"(?<![\w@])@\w{1,15}")
 _LEADING_MENTIONS_RE = re.compile(r"^(?:@\w{1,15}(?:\s+|$))+")
+# ``window.YTD.tweets.part0 =``, ``Grailbird.data.tweets_2013_01 =``: a JavaScript assignment
+# in front of plain JSON (Grailbird puts the list on the next line, and its other files
+# start with ``var``).
+_ASSIGN_RE = re.compile(r"^\s*(?:var\s+)?[A-Za-z_$][\w$.]*\s*=\s*")
+_YTD_TWEETS_RE = re.compile(r"^tweets?(?:-part\d+)?\.js$")
+_YTD_DELETED_RE = re.compile(r"^deleted-tweets?(?:-part\d+)?\.js$")
+_MONTH_RE = re.compile(r"^\d{4}_\d{2}\.(js|csv)$")
+LAYOUTS = ("data/tweets.js or tweets-partN.js (2022+), data/tweet.js or tweet-partN.js "
+           "(2018-2022), data/js/tweets/YYYY_MM.js or tweets.csv (2012-2018)")
 
 
 @dataclass
@@ -42,6 +75,7 @@ class Tweet:
     is_retweet: bool = False
     is_reply: bool = False
     lang: str = ""
+    is_deleted: bool = False  # from deleted-tweets.js, read only when asked for
 
     def __repr__(self) -> str:
         when = self.created_at.date().isoformat() if self.created_at else "?"
@@ -51,8 +85,9 @@ class Tweet:
 def _date(s) -> datetime | None:
     if not s:
         return None
+    # The last-but-two is Grailbird's (JS and tweets.csv): "2013-01-31 20:01:02 +0000".
     for fmt in ("%a %b %d %H:%M:%S %z %Y", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%z",
-                "%Y-%m-%d %H:%M:%S", "%m-%d-%Y %H:%M:%S"):
+                "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S", "%m-%d-%Y %H:%M:%S"):
         try:
             return datetime.strptime(str(s).replace("Z", "+0000"), fmt)
         except ValueError:
@@ -64,50 +99,148 @@ def _truthy(v) -> bool:
     return str(v).strip().lower() in ("true", "1", "yes")
 
 
-def _from_obj(o: dict) -> Tweet | None:
+def _from_obj(o: dict, deleted: bool = False) -> Tweet | None:
     if "tweet" in o and isinstance(o["tweet"], dict):  # archive element
         o = o["tweet"]
     text = o.get("full_text", o.get("text"))
     if not isinstance(text, str):
         return None
+    # The ``_str`` fields are the archive's; the bare ones are Grailbird's and tweets.csv's.
     reply = bool(o.get("in_reply_to_status_id_str") or o.get("in_reply_to_user_id_str")
-                 or o.get("in_reply_to_status_id"))
-    rt = _truthy(o.get("is_retweet", False)) or text.startswith("RT @")
-    return Tweet(str(o.get("id_str", o.get("id", ""))), text, _date(o.get("created_at")), rt,
-                 reply, str(o.get("lang", "")))
+                 or o.get("in_reply_to_status_id") or o.get("in_reply_to_user_id"))
+    # Grailbird marks a retweet with ``retweeted_status`` (JS) or ``retweeted_status_id`` (CSV);
+    # the newer archives only by the "RT @" the text starts with.
+    rt = (_truthy(o.get("is_retweet", False)) or bool(o.get("retweeted_status"))
+          or bool(o.get("retweeted_status_id")) or text.startswith("RT @"))
+    tid = o.get("id_str") or o.get("id") or o.get("tweet_id") or ""
+    return Tweet(str(tid), text, _date(o.get("created_at") or o.get("timestamp")), rt, reply,
+                 str(o.get("lang") or ""), deleted or bool(o.get("deleted_at")))
 
 
-def load_tweets(path: str | os.PathLike) -> list[Tweet]:
-    """Load tweets from an archive ``tweets.js`` (or its folder), JSON or CSV, oldest first."""
-    path = Path(path)
-    if path.is_dir():
-        cands = sorted(path.rglob("tweets.js")) + sorted(path.rglob("tweets-part*.js"))
-        if not cands:
-            raise CorpusError(f"No data/tweets.js found in {path}; is it a Twitter/X archive?")
-        out = [t for c in cands for t in load_tweets(c)]
-        return sorted(out, key=lambda t: (t.created_at is None, t.created_at or 0))
-    text = decode_text(path.read_bytes(), name=str(path)).strip()
-    if not text:
-        raise CorpusError(f"{path} is empty.")
-    tweets: list[Tweet | None]
-    if text.startswith("window.YTD") or (text[0] not in "[{" and "= [" in text[:200]):
-        data = json.loads(text[text.index("["):])
-        tweets = [_from_obj(o) for o in data]
-    elif text[0] in "[{":
-        data = json.loads(text)
+def _when(t: Tweet) -> tuple[bool, float]:
+    """Sort key, oldest first, undated last; a date without a zone counts as UTC so that a
+    CSV's naive dates and an archive's aware ones can be compared."""
+    d = t.created_at
+    if d is None:
+        return (True, 0.0)
+    return (False, (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp())
+
+
+def _unique_sorted(tweets: Iterable[Tweet]) -> list[Tweet]:
+    """Each id once (the first file read wins), oldest first."""
+    seen: set[str] = set()
+    out = []
+    for t in tweets:
+        if t.id:
+            if t.id in seen:
+                continue
+            seen.add(t.id)
+        out.append(t)
+    return sorted(out, key=_when)
+
+
+def _parse(text: str, name: str) -> list[Tweet]:
+    """The tweets in one file's text (``name`` for messages); an empty list if it has none."""
+    data: object
+    m = _ASSIGN_RE.match(text)
+    if m or text[0] in "[{":
+        payload = text[m.end():] if m else text
+        try:
+            # raw_decode: a trailing ``;`` or newline after the list is not an error.
+            data, _ = json.JSONDecoder().raw_decode(payload)
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{name}: not valid JSON at line {e.lineno} ({e.msg}); "
+                              "is the file complete? Download the archive again.") from None
+        deleted = bool(m) and "deleted" in m.group(0)
         if isinstance(data, dict):
             data = data.get("tweets") or data.get("data") or []
-        tweets = [_from_obj(o) for o in data if isinstance(o, dict)]
+        if not isinstance(data, list):
+            return []
+        tweets = [_from_obj(o, deleted) for o in data if isinstance(o, dict)]
     else:
         rows = csv.DictReader(io.StringIO(text))
         if not rows.fieldnames or not ({"text", "full_text"} & set(rows.fieldnames)):
-            raise CorpusError(f"{path}: CSV needs a 'text' or 'full_text' column "
+            raise CorpusError(f"{name}: CSV needs a 'text' or 'full_text' column "
                               f"(found {rows.fieldnames}).")
         tweets = [_from_obj(r) for r in rows]
-    out = [t for t in tweets if t is not None]
+    return [t for t in tweets if t is not None]
+
+
+def _rank(name: str, deleted: bool) -> int | None:
+    """Reading order of an archive member by its path, or None for a file without tweets.
+
+    The newer layouts come first so that, where one tweet is in several files, the copy
+    with the most fields is the one kept."""
+    p = PurePosixPath(name)
+    base = p.name.lower()
+    if "__MACOSX" in p.parts or base.startswith("._"):  # macOS zip metadata, not the files
+        return None
+    if _YTD_TWEETS_RE.match(base):
+        return 0
+    if _YTD_DELETED_RE.match(base):
+        return 1 if deleted else None
+    month = _MONTH_RE.match(base)
+    if month and p.parent.name.lower() == ("tweets" if month.group(1) == "js" else "csv"):
+        return 2 if month.group(1) == "js" else 3
+    if base == "tweets.csv":
+        return 4
+    return None
+
+
+def _load_archive(path: Path, deleted: bool) -> list[Tweet]:
+    """Every tweet file of an archive folder or zip, in :func:`_rank` order."""
+    with contextlib.ExitStack() as stack:
+        if path.is_dir():
+            files = {f.relative_to(path).as_posix(): f for f in path.rglob("*") if f.is_file()}
+            names = list(files)
+
+            def read(n: str) -> bytes:
+                return files[n].read_bytes()
+        else:
+            try:
+                zf = stack.enter_context(zipfile.ZipFile(path))
+            except (zipfile.BadZipFile, OSError) as e:
+                raise CorpusError(f"{path}: cannot open the zip ({e}); download it again.") from None
+            names = [i.filename for i in zf.infolist() if not i.is_dir()]
+            read = zf.read
+        picked = sorted((r, n) for n in names if (r := _rank(n, deleted)) is not None)
+        if not picked:
+            hint = ""
+            if not deleted and any(_rank(n, True) == 1 for n in names):
+                hint = " (it has only deleted-tweets.js: pass deleted=True to read that)"
+            raise CorpusError(f"No tweets file in {path}{hint}; give a Twitter/X archive folder, "
+                              f"its .zip, or one of its files: {LAYOUTS}.")
+        out: list[Tweet] = []
+        for _, n in picked:
+            try:
+                data = read(n)
+            except zipfile.BadZipFile as e:  # a truncated download fails here, not at open
+                raise CorpusError(f"{path}:{n}: damaged in the zip ({e}); download it again.") from None
+            text = decode_text(data, name=f"{path}:{n}").strip()
+            if text:  # an account without tweets has an empty list, or an empty part
+                out += _parse(text, f"{path}:{n}")
+        return out
+
+
+def load_tweets(path: str | os.PathLike, *, deleted: bool = False) -> list[Tweet]:
+    """Tweets of a file, an archive folder or an archive ``.zip`` (see the module), oldest
+    first, each id once. ``deleted``: also read an archive's ``deleted-tweets.js`` (its
+    tweets have ``is_deleted``); a file named directly is always read."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"{path} does not exist; give a Twitter/X archive folder, its .zip, "
+                          "or a tweets file.")
+    if path.is_dir() or zipfile.is_zipfile(path):
+        out = _load_archive(path, deleted)
+    else:
+        text = decode_text(path.read_bytes(), name=str(path)).strip()
+        if not text:
+            raise CorpusError(f"{path} is empty; give a Twitter/X archive, JSON or CSV of tweets.")
+        out = _parse(text, str(path))
     if not out:
-        raise CorpusError(f"No tweets found in {path}.")
-    return sorted(out, key=lambda t: (t.created_at is None, t.created_at or 0))
+        raise CorpusError(f"No tweets found in {path}; give a Twitter/X archive folder, its "
+                          f".zip, or one of its files: {LAYOUTS}.")
+    return _unique_sorted(out)
 
 
 def filter_tweets(
