@@ -70,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-words", type=int, default=10000, help="word vocabulary size")
     p.add_argument("--min-count", type=int, default=1,
                    help="rarer characters become the unknown token")
-    p.add_argument("--documents", action="store_true",
-                   help="the corpus holds documents wrapped in \\x02...\\x03")
+    p.add_argument("--documents", action=argparse.BooleanOptionalAction, default=None,
+                   help="the corpus holds documents wrapped in \\x02...\\x03 (default: what "
+                        "the note `corpus` wrote beside it says, else no)")
     p.add_argument("--prompt", default="", help="start of the samples printed each epoch")
     p.add_argument("--fresh", action="store_true",
                    help="start over; an earlier run in --run-dir is moved to previous/")
@@ -156,6 +157,20 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def _documents_flag(args) -> bool:
+    """--documents/--no-documents, else the note `corpus` wrote beside the file."""
+    from .documents import corpus_info, sidecar_path
+    from .textio import display_path
+
+    if args.documents is not None:
+        return args.documents
+    documents = bool(corpus_info(args.corpus).get("documents", False))
+    if documents:
+        print(f"# documents wrapped in start/end tokens "
+              f"(from {display_path(sidecar_path(args.corpus))})", file=sys.stderr)
+    return documents
+
+
 def cmd_train(args) -> int:
     from .settings import ModelConfig, TrainConfig, values_from_args
     from .textio import read_texts
@@ -169,7 +184,7 @@ def cmd_train(args) -> int:
         vocab = CharVocab.build(text, min_count=args.min_count)
     mc = values_from_args(ModelConfig, args)
     tc = TrainConfig.from_dict(values_from_args(TrainConfig, args))
-    r = train(text, args.run_dir, mc, tc, vocab=vocab, documents=args.documents,
+    r = train(text, args.run_dir, mc, tc, vocab=vocab, documents=_documents_flag(args),
               resume=not args.fresh, resume_from=args.resume_from, prompt=args.prompt)
     print(r)
     return 0
@@ -240,11 +255,17 @@ def cmd_zoo(args) -> int:
 
 def cmd_corpus(args) -> int:
     from .corpora import build_corpus
-    from .textio import atomic_write_text
+    from .documents import write_corpus
+    from .textio import CorpusError
 
     text, stats = build_corpus(args.source, args.inputs, mirror=args.mirror,
                                max_chars=args.max_chars)
-    atomic_write_text(args.out, text)
+    if not text.strip():
+        raise CorpusError(f"The {args.source} corpus came out empty; nothing was written to "
+                          f"{args.out}. Check the inputs.")
+    # the note beside the text tells `train` whether it is wrapped documents
+    write_corpus(args.out, text, documents=stats.get("documents", False), source=args.source,
+                 inputs=list(args.inputs), chars=len(text))
     print(json.dumps(stats, indent=1, ensure_ascii=False))
     return 0
 

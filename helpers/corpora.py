@@ -22,7 +22,8 @@ def build_corpus(source: str, inputs: list[str], mirror: str | None = None,
     * ``yelp``: ``{...}``-wrapped review files;
     * ``text``: any text files or folders.
     """
-    stats: dict = {"source": source}
+    # sources of many texts wrap each in start/end tokens (helpers.documents)
+    stats: dict = {"source": source, "documents": source in ("gutenberg", "hn", "tweets", "yelp")}
     if source == "gutenberg":
         if not inputs:
             raise ValueError("Give book ids, e.g. 1342 84 11.")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import datasets, paths
+from .documents import wrap
 from .errors import TextgenError
 from .net import DownloadError, http_get
 from .textio import (
@@ -36,7 +37,6 @@ from .textio import (
     decode_text,
     display_path,
 )
-from .vocab import END, START
 
 __all__ = ["GutenbergError", "GutenbergUnavailable", "Gutenberg", "CatalogEntry", "strip_headers", "corpus_stats",
            "DEFAULT_MIRROR", "USER_AGENT", "unwrap_paragraphs"]
@@ -351,7 +351,7 @@ class Gutenberg:
             raise CorpusError("No book ids given.")
         bodies = [self.text(i) for i in ids]
         if documents:
-            text = "".join(f"{START}{b}\n{END}" for b in bodies)
+            text = wrap((b + "\n" for b in bodies), sep="")
         else:
             text = "\n\n".join(bodies)
         stats = corpus_stats(text)

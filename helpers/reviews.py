@@ -6,8 +6,8 @@ import os
 import re
 from pathlib import Path
 
+from .documents import wrap
 from .textio import CorpusError, read_text
-from .vocab import wrap_documents
 
 __all__ = ["load_reviews", "as_training_text"]
 
@@ -27,4 +27,4 @@ def load_reviews(path: str | os.PathLike) -> list[str]:
 
 def as_training_text(reviews: list[str]) -> str:
     """Each review wrapped in start/end tokens."""
-    return wrap_documents(reviews)
+    return wrap(reviews)

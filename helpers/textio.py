@@ -185,6 +185,8 @@ def read_texts(
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
         if f.name.startswith(".") or f.suffix.lower() not in suffixes:
             continue
+        if f.name.endswith(".corpus.json"):  # a corpus file's note (helpers.documents)
+            continue
         try:
             parts.append(read_text(f))
         except CorpusError:

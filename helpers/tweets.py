@@ -48,8 +48,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
+from .documents import clean, wrap
 from .textio import CorpusError, decode_text
-from .vocab import END, START, wrap_documents
 
 __all__ = ["Tweet", "load_tweets", "filter_tweets", "as_training_text"]
 
@@ -276,7 +276,7 @@ def filter_tweets(
             s = _LINK_RE.sub("", s)
         if strip_mentions:
             s = _LEADING_MENTIONS_RE.sub("", s.lstrip())
-        s = s.replace(START, "").replace(END, "").replace("\r\n", "\n").strip()
+        s = clean(s).replace("\r\n", "\n").strip()
         s = re.sub(r"[ \t]{2,}", " ", s)
         if len(s) >= min_chars:
             out.append(s)
@@ -285,4 +285,4 @@ def filter_tweets(
 
 def as_training_text(texts: Iterable[str]) -> str:
     """Each tweet wrapped in start/end tokens, one after another."""
-    return wrap_documents(texts)
+    return wrap(texts)

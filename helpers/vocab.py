@@ -21,19 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .documents import END, START, UNK, wrap
 from .textio import CorpusError, atomic_write_json
 
 __all__ = ["START", "END", "UNK", "Vocab", "CharVocab", "WordVocab", "load_vocab",
            "wrap_documents"]
 
-START, END, UNK = "\x02", "\x03", "\x04"
-
-
-def wrap_documents(texts: Iterable[str], sep: str = "\n") -> str:
-    """Each non-empty text wrapped in start/end tokens (any of those characters
-    inside a text removed first), so that a model learns where documents end."""
-    docs = (t.replace(START, "").replace(END, "") for t in texts)
-    return sep.join(f"{START}{d}{END}" for d in docs if d)
+# the special tokens and document wrapping belong to helpers.documents; these names
+# stay here because vocabularies are where most code meets them
+wrap_documents = wrap
 
 
 class Vocab:

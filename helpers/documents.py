@@ -1,0 +1,77 @@
+"""Documents: the special tokens, wrapping texts in them, and a corpus file's own note
+that it is wrapped.
+
+A corpus of many short texts (postings, tweets, reviews, books) is written as
+``\\x02text\\x03`` per document, so a model learns where one ends and sampling can stop
+there. Whether a corpus file is wrapped travels with it: :func:`write_corpus` writes
+``<file>.corpus.json`` beside it (``{"documents": true, ...}``), and
+:func:`corpus_info` reads it back, so ``python -m helpers train data/hn.txt`` knows
+without a ``--documents`` flag.
+
+Nothing here imports more than the standard library and :mod:`helpers.textio`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from .textio import atomic_write_json, atomic_write_text
+
+__all__ = ["START", "END", "UNK", "SPECIALS", "SIDECAR_SUFFIX", "clean", "wrap", "split",
+           "write_corpus", "corpus_info", "sidecar_path"]
+
+# The seed blog post's choice: control characters no real text uses.
+START, END, UNK = "\x02", "\x03", "\x04"
+SPECIALS = (START, END, UNK)
+SIDECAR_SUFFIX = ".corpus.json"
+
+
+def clean(text: str) -> str:
+    """``text`` without start/end tokens, so that wrapping it cannot be confused."""
+    return text.replace(START, "").replace(END, "")
+
+
+def wrap(texts: Iterable[str], sep: str = "\n") -> str:
+    """Each non-empty text wrapped in start/end tokens (those tokens inside a text
+    removed first), joined by ``sep``."""
+    docs = (clean(t) for t in texts)
+    return sep.join(f"{START}{d}{END}" for d in docs if d)
+
+
+def split(text: str) -> list[str]:
+    """The documents of a wrapped corpus (text outside start/end tokens is ignored)."""
+    out = []
+    for piece in text.split(START)[1:]:
+        body, found, _ = piece.partition(END)
+        if found:
+            out.append(body)
+    return out
+
+
+def sidecar_path(corpus: str | os.PathLike) -> Path:
+    """Where a corpus file's note lives: ``hn.txt`` -> ``hn.txt.corpus.json``."""
+    p = Path(corpus)
+    return p.with_name(p.name + SIDECAR_SUFFIX)
+
+
+def write_corpus(path: str | os.PathLike, text: str, documents: bool, **info) -> Path:
+    """Write a training text and its note (``documents`` plus whatever ``info`` says:
+    source, statistics), both atomically."""
+    atomic_write_text(path, text)
+    atomic_write_json(sidecar_path(path), {"documents": bool(documents), **info})
+    return Path(path)
+
+
+def corpus_info(path: str | os.PathLike) -> dict:
+    """The note beside a corpus file ({} when there is none, or the path is a folder)."""
+    side = sidecar_path(path)
+    if Path(path).is_dir() or not side.exists():
+        return {}
+    try:
+        info = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # a damaged note is ignored: the flag can still be given by hand
+    return info if isinstance(info, dict) else {}
