@@ -3,17 +3,26 @@
 It implements what ``helpers.hackernews`` uses, so that the real ``elasticsearch``
 client can run against it: the product header and info endpoint, index
 exists/create, ``_bulk`` (NDJSON), ``_refresh``, ``_count``, ``_search`` with
-``scroll``, ``_search/scroll`` and clear-scroll, optional API-key authentication.
-Every request is recorded in ``requests`` as ``(method, path, body)``.
+``scroll``, ``_search/scroll`` and clear-scroll, optional API-key or basic
+authentication. Every request is recorded in ``requests`` as ``(method, path, body)``.
+
+Faults a real cluster shows under load can be switched on (see :func:`es_standin`):
+bulk items or whole bulk requests rejected with 429 the first time, items rejected for
+good (400), scroll ids that change on every page, scroll contexts that expire mid-scan,
+and index-exists checks held until several clients have asked (the exists-then-create
+race of concurrent first runs).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
 import re
 import threading
+import zlib
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -44,14 +53,41 @@ def _matches(query: dict, doc: dict) -> bool:
     raise ValueError(f"stand-in does not implement query {query}")
 
 
+def _picked(doc_id: str, fraction: float) -> bool:
+    """Whether ``doc_id`` is in the ``fraction`` of ids a fault hits: a hash, so the
+    same ids are hit on every run and the tests are repeatable."""
+    return zlib.crc32(doc_id.encode()) % 10_000 < fraction * 10_000
+
+
 class _State:
-    def __init__(self, api_key: str | None):
+    def __init__(self, api_key: str | None, basic_auth: tuple[str, str] | None = None):
         self.api_key = api_key
+        self.basic_auth = basic_auth
         self.indices: dict[str, dict] = {}
         self.scrolls: dict[str, list] = {}
         self.requests: list[tuple[str, str, object]] = []
         self.counter = itertools.count(1)
         self.lock = threading.Lock()
+        # fault switches, see es_standin()
+        self.reject_items_once = 0.0
+        self.reject_bulk_once = 0
+        self.fail_items: dict[str, str] = {}
+        self.rotate_scroll_ids = False
+        self.drop_scrolls_after: int | None = None
+        self.exists_barrier: threading.Barrier | None = None
+        # what happened: successful writes per (index, id), items/requests rejected
+        self.writes: Counter = Counter()
+        self.rejected_once: set[str] = set()
+        self.bulk_rejected = 0
+        self.scroll_pages = 0
+
+    def authorized(self, header: str | None) -> bool:
+        if self.api_key is not None:
+            return header == f"ApiKey {self.api_key}"
+        if self.basic_auth is not None:
+            token = base64.b64encode(":".join(self.basic_auth).encode()).decode()
+            return header == f"Basic {token}"
+        return True
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -72,9 +108,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def _error(self, status: int, etype: str, reason: str):
-        self._send(status, {"error": {"root_cause": [{"type": etype, "reason": reason}],
-                                      "type": etype, "reason": reason}, "status": status})
+    def _error(self, status: int, etype: str, reason: str, root: str | None = None):
+        # real ES wraps some errors: the top-level type is generic and the cause sits in
+        # root_cause/caused_by (an expired scroll is a search_phase_execution_exception)
+        cause = {"type": root or etype, "reason": reason}
+        err = {"root_cause": [cause], "type": etype, "reason": reason}
+        if root:
+            err.update(reason="all shards failed", caused_by=cause)
+        self._send(status, {"error": err, "status": status})
 
     def _body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -87,12 +128,19 @@ class _Handler(BaseHTTPRequestHandler):
         path, params = url.path, parse_qs(url.query)
         raw = self._body()
         st.requests.append((self.command, path, raw))
-        if st.api_key is not None and self.headers.get("Authorization") != f"ApiKey {st.api_key}":
+        if not st.authorized(self.headers.get("Authorization")):
+            scheme = "ApiKey" if st.api_key is not None else 'Basic realm="security"'
             return self._send(401, {"error": {"type": "security_exception",
                                               "reason": "unable to authenticate"}, "status": 401},
-                              {"WWW-Authenticate": "ApiKey"})
+                              {"WWW-Authenticate": scheme})
         body = json.loads(raw) if raw and not path.endswith("_bulk") else {}
         parts = [p for p in path.split("/") if p]
+        if self.command == "HEAD" and len(parts) == 1 and st.exists_barrier is not None:
+            # the answer is taken first and sent only once every client has asked: all
+            # of them see "no such index" before any of them can create it
+            exists = parts[0] in st.indices
+            st.exists_barrier.wait(timeout=10)
+            return self._send(200 if exists else 404)
         with st.lock:
             return self._route(st, parts, params, body, raw)
 
@@ -111,8 +159,17 @@ class _Handler(BaseHTTPRequestHandler):
                 n = sum(st.scrolls.pop(i, None) is not None for i in ids)
                 return self._send(200, {"succeeded": True, "num_freed": n})
             sid = body.get("scroll_id")
+            st.scroll_pages += 1
+            if st.drop_scrolls_after is not None and st.scroll_pages > st.drop_scrolls_after:
+                st.scrolls.clear()  # the keep-alive ran out (or the node restarted)
             if sid not in st.scrolls:
-                return self._error(404, "search_context_missing_exception", "No search context")
+                return self._error(404, "search_phase_execution_exception",
+                                   f"No search context found for id [{sid}]",
+                                   root="search_context_missing_exception")
+            if st.rotate_scroll_ids:  # ES may answer a new id: only the newest is valid
+                new = f"scroll-{next(st.counter)}"
+                st.scrolls[new] = st.scrolls.pop(sid)
+                sid = new
             return self._page(st, sid, int(st.scrolls[sid][0]))
         index = parts[0]
         if len(parts) == 1:
@@ -159,6 +216,11 @@ class _Handler(BaseHTTPRequestHandler):
                                          "hits": page}})
 
     def _bulk(self, st: _State, raw: str, default_index: str | None):
+        if st.reject_bulk_once > 0:  # the whole request, before any item is written
+            st.reject_bulk_once -= 1
+            st.bulk_rejected += 1
+            return self._error(429, "es_rejected_execution_exception",
+                               "rejected execution of coordinating operation")
         lines = [ln for ln in raw.split("\n") if ln.strip()]
         items, errors = [], False
         it = iter(lines)
@@ -168,6 +230,19 @@ class _Handler(BaseHTTPRequestHandler):
             index = meta.get("_index", default_index)
             idx = st.indices.setdefault(index, {"mappings": {}, "docs": {}})
             doc_id = str(meta.get("_id") or next(st.counter))
+            if doc_id in st.fail_items:  # rejected for good, however often it is sent
+                errors = True
+                items.append({op: {"_index": index, "_id": doc_id, "status": 400, "error": {
+                    "type": "document_parsing_exception", "reason": st.fail_items[doc_id]}}})
+                continue
+            if (st.reject_items_once and doc_id not in st.rejected_once
+                    and _picked(doc_id, st.reject_items_once)):
+                st.rejected_once.add(doc_id)
+                errors = True
+                items.append({op: {"_index": index, "_id": doc_id, "status": 429, "error": {
+                    "type": "es_rejected_execution_exception",
+                    "reason": "rejected execution of primary operation [write queue full]"}}})
+                continue
             props = idx["mappings"].get("properties", {})
             bad = [f for f, spec in props.items()
                    if spec.get("type") == "date" and src and f in src
@@ -180,6 +255,7 @@ class _Handler(BaseHTTPRequestHandler):
                 continue
             existed = doc_id in idx["docs"]
             idx["docs"][doc_id] = src
+            st.writes[(index, doc_id)] += 1
             items.append({op: {"_index": index, "_id": doc_id, "status": 200 if existed else 201,
                                "result": "updated" if existed else "created"}})
         self._send(200, {"took": 1, "errors": errors, "items": items})
@@ -188,9 +264,28 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def es_standin(api_key: str | None = None):
-    """Run the stand-in; yields ``(url, state)``; ``state.requests`` logs every call."""
+def es_standin(api_key: str | None = None, basic_auth: tuple[str, str] | None = None, *,
+               reject_items_once: float = 0.0, reject_bulk_once: int = 0,
+               fail_items: dict[str, str] | None = None, rotate_scroll_ids: bool = False,
+               drop_scrolls_after: int | None = None, hold_exists: int = 0):
+    """Run the stand-in; yields ``(url, state)``; ``state.requests`` logs every call.
+
+    ``api_key`` / ``basic_auth=(user, password)``: require those credentials (401 else).
+    Faults: ``reject_items_once``, the fraction of document ids (picked by hash) whose
+    first bulk attempt is answered 429 ``es_rejected_execution_exception``;
+    ``reject_bulk_once``, how many bulk requests are answered 429 as a whole, before
+    any of their items is written; ``fail_items``, ``{id: reason}`` rejected with 400
+    on every attempt; ``rotate_scroll_ids``, a new scroll id on every page;
+    ``drop_scrolls_after``, forget every scroll context after that many scroll pages
+    (404 ``search_context_missing_exception`` as real ES answers an expired scroll);
+    ``hold_exists``, hold each index-exists check until that many have arrived.
+    ``state.writes`` counts successful writes per ``(index, id)``.
+    """
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.state = _State(api_key)
+    st = server.state = _State(api_key, basic_auth)
+    st.reject_items_once, st.reject_bulk_once = reject_items_once, reject_bulk_once
+    st.fail_items = dict(fail_items or {})
+    st.rotate_scroll_ids, st.drop_scrolls_after = rotate_scroll_ids, drop_scrolls_after
+    st.exists_barrier = threading.Barrier(hold_exists) if hold_exists > 1 else None
     with running(server) as url:
-        yield url, server.state
+        yield url, st
