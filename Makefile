@@ -10,10 +10,10 @@ DSTAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test test-fast lint notebooks notebooks-quick bench setup setup-dev es-up es-down data gpu clean
 
+# the dependencies are listed once, in pyproject.toml; requirements*.txt name its extras
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) install -q -r requirements.txt
-	$(PIP) install -q --no-deps -e .
 	touch $@
 
 $(DSTAMP): $(STAMP) requirements-dev.txt
