@@ -176,6 +176,17 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
                     "4d32e44d62c944d85f2634c4654d10ab097051eca75c77673a061c923bc5406b", 772448),),
     ),
     Dataset(
+        "gutenberg-19778",
+        "Alice's Abenteuer im Wunderland, Antonie Zimmermann's German translation, 2011 "
+        "edition: a new language (ä ö ü ß, German words) for the fine-tuning benchmark, "
+        "which starts from an English model",
+        _PG_LICENCE, "https://www.gutenberg.org/ebooks/19778",
+        (RemoteFile("gutenberg/cache/epub/19778/pg19778.txt",
+                    _gh("OneDeadKey/kalamine-corpus", "02de9f971164c19b1f1f42df71bb450816fdbab3",
+                        "corpus/gutenberg/de_alice.txt"),
+                    "e06b9f4467efddd065f5cc41469b1876c479c5e252dfe089b9629abcfaa30034", 188052),),
+    ),
+    Dataset(
         "gutenberg-catalog",
         "Project Gutenberg's catalog: id, title, authors, language, subjects of every book "
         "(notebook 01). Updated daily, so it has no fixed checksum: its header is checked",

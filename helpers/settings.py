@@ -62,10 +62,13 @@ def _scalar_type(f: dataclasses.Field):
 
 
 def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls,
-              defaults: dict | None = None, skip: tuple[str, ...] = ()) -> None:
+              defaults: dict | None = None, skip: tuple[str, ...] = (),
+              explicit_only: bool = False) -> None:
     """Add one flag per field of ``cls`` (``--seq-len`` for ``seq_len``) with the
     field's default (or ``defaults[name]``, for a script that prefers another), type,
-    choices and help. The parsed value lands in ``args.<field name>``."""
+    choices and help. The parsed value lands in ``args.<field name>``. With
+    ``explicit_only`` a flag not given on the command line leaves no attribute at all,
+    which tells what a user asked for from what they left to the defaults."""
     defaults = defaults or {}
     for f in dataclasses.fields(cls):
         if f.name in skip or not f.metadata.get("cli", True):
@@ -73,7 +76,8 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls,
         default = defaults.get(f.name, f.default)
         if default is dataclasses.MISSING:
             continue
-        kw: dict = {"dest": f.name, "default": default}
+        kw: dict = {"dest": f.name,
+                    "default": argparse.SUPPRESS if explicit_only else default}
         shown = "" if default is None else f" (default {default})"
         kw["help"] = f.metadata.get("help", "") + shown
         if isinstance(f.default, bool):

@@ -279,6 +279,8 @@ def train(
     prompt: str = "",
     callbacks: list | None = None,
     data_parallel: bool = False,
+    init_from: str | os.PathLike | None = None,
+    new_tokens: str = "add",
 ) -> TrainResult:
     """Train (or resume training) a model on ``text``; see the module docstring.
 
@@ -297,6 +299,11 @@ def train(
         prompt: what the per-epoch samples start from.
         data_parallel: split every batch across all local devices (GPUs, or CPU
             devices) with ``keras.distribution.DataParallel``; JAX backend only.
+        init_from: start from a pretrained model (a zoo name, a bundle folder or a run
+            folder) instead of random weights: its architecture and vocabulary, grown by
+            the tokens of ``text`` it lacks (``new_tokens="add"``) or with those mapped to
+            the unknown token (``"map"``); see :mod:`helpers.finetune`. A resumed run
+            continues from its own checkpoint.
     """
     tc = train_config if isinstance(train_config, TrainConfig) else TrainConfig.from_dict(
         train_config or {})
@@ -308,12 +315,13 @@ def train(
     run = RunDir(run_dir).create()
     with run.lock():
         return _train_locked(text, run, model_config, tc, vocab, documents, resume,
-                             resume_from, prompt, callbacks, data_parallel)
+                             resume_from, prompt, callbacks, data_parallel, init_from,
+                             new_tokens)
 
 
 def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, documents: bool,
-                  resume: bool, resume_from: str, prompt: str, callbacks, data_parallel: bool
-                  ) -> TrainResult:
+                  resume: bool, resume_from: str, prompt: str, callbacks, data_parallel: bool,
+                  init_from, new_tokens: str) -> TrainResult:
     keras.utils.set_random_seed(tc.seed)
     if data_parallel:
         enable_data_parallel(tc.batch_size)
@@ -329,6 +337,21 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
             raise RunDirError(f"{display_path(run.path)} holds a run with a different "
                               "vocabulary; use another run_dir, or --fresh to start over.")
         vocab = saved_vocab
+    start = None
+    if point is None and init_from is not None:
+        if vocab is not None:
+            raise ValueError("Give either vocab or init_from: a pretrained model brings "
+                             "its own vocabulary.")
+        from .finetune import start_from
+
+        mc = model_config.to_dict() if isinstance(model_config, ModelConfig) else model_config
+        start = start_from(init_from, text, mc, new_tokens, precision=tc.precision)
+        vocab = start.vocab
+        i = start.info
+        shown = " ".join(i["added_tokens"][:20]) + (" ..." if i["added"] > 20 else "")
+        print(f"Starting from {i['name']} ({i['vocab_before']} tokens): {i['added']} new "
+              f"token(s) added to the vocabulary{f' ({shown!r})' if i['added'] else ''}; "
+              f"{i['mapped_to_unknown']:,} occurrence(s) mapped to the unknown token.")
     vocab = vocab or CharVocab.build(text)
     ids = prepare_ids(text, vocab)
     train_ids, val_ids = split_ids(ids, tc.val_fraction)
@@ -350,6 +373,9 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
         history = list(point.history)
         print(f"Resuming {display_path(run.path)} after epoch {initial_epoch} (from "
               f"{point.model_path.name}; best val_loss {best:.4f}).")
+    elif start is not None:
+        model = start.model
+        run.write_vocab(vocab)
     else:
         mc = model_config if isinstance(model_config, ModelConfig) else None
         if mc is None:
@@ -363,11 +389,16 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
         finally:
             keras.mixed_precision.set_global_policy(previous)
         run.write_vocab(vocab)
-    run.write_config({
+    config = {
         "model": config_of(model).to_dict(), "train": tc.to_dict(), "documents": documents,
         "vocab_fingerprint": vocab.fingerprint(), "params": count_params(model),
         "backend": keras.backend.backend(),
-    })
+    }
+    init = start.info if start is not None else (
+        run.read_config().get("init_from") if point is not None else None)
+    if init:  # where the weights started, kept across resumes (the card names it)
+        config["init_from"] = init
+    run.write_config(config)
     if initial_epoch >= tc.epochs:
         print(f"{display_path(run.path)} already finished {initial_epoch} epochs; raise "
               "epochs to train more.")
