@@ -22,6 +22,8 @@ from .httpserve import serve_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# files the repository adds to the test mirror (served where ../shared/data lacks them)
+MIRROR_ADDITIONS = FIXTURES / "mirror"
 SHARED = Path(os.environ.get("TEXTGEN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NO_MIRROR = (f"the test mirror {SHARED} is not beside the project (set TEXTGEN_SHARED_DATA "
              "to its folder)")
@@ -71,7 +73,7 @@ def test_mirror():
     """``../shared/data`` served on 127.0.0.1: yields ``(url, requests)`` or skips."""
     if not SHARED.exists():
         pytest.skip(NO_MIRROR)
-    with serve_folder(SHARED) as served:
+    with serve_folder(SHARED, MIRROR_ADDITIONS) as served:
         yield served
 
 
@@ -84,7 +86,7 @@ def fetch_data(tmp_path_factory):
     served = None
     stack = contextlib.ExitStack()
     if SHARED.exists():
-        served = stack.enter_context(serve_folder(SHARED))
+        served = stack.enter_context(serve_folder(SHARED, MIRROR_ADDITIONS))
 
     def get(name: str) -> Path:
         if served is not None:

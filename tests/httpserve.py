@@ -1,5 +1,8 @@
 """A loopback HTTP server over a folder, recording every request (for offline tests).
 
+``serve_folder(folder, *overlays)``: a file missing from ``folder`` is looked up in each
+overlay folder in turn (the repository's own additions to the test mirror).
+
 Paths under ``/flaky/`` answer 503 twice per path before serving the file (retry tests);
 paths under ``/html/`` answer with an HTML page."""
 
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import socket
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +20,16 @@ from pathlib import Path
 class _Handler(SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep test output clean
         pass
+
+    def translate_path(self, path):
+        local = super().translate_path(path)
+        if not os.path.exists(local):
+            rel = os.path.relpath(local, self.directory)
+            for extra in self.server.overlays:
+                alt = os.path.join(extra, rel)
+                if os.path.exists(alt):
+                    return alt
+        return local
 
     def do_GET(self):
         self.server.requests.append(self.path)
@@ -50,10 +64,12 @@ def running(server: ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serve_folder(folder: str | Path):
-    """Serve ``folder`` on 127.0.0.1; yields ``(base_url, requests_list)``."""
+def serve_folder(folder: str | Path, *overlays: str | Path):
+    """Serve ``folder`` (then ``overlays`` for what it lacks) on 127.0.0.1; yields
+    ``(base_url, requests_list)``."""
     handler = functools.partial(_Handler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.overlays = [str(o) for o in overlays]
     server.requests = []
     server.flaky = {}
     with running(server) as url:

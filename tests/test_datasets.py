@@ -10,7 +10,7 @@ from helpers import datasets
 from helpers.cli import main
 from helpers.datasets import DataUnavailable
 
-from .conftest import SHARED, USER_DATA, environ, shared_path
+from .conftest import MIRROR_ADDITIONS, SHARED, USER_DATA, environ, shared_path
 from .httpserve import refusing_url, serve_folder
 
 pytestmark = pytest.mark.core
@@ -48,8 +48,9 @@ def test_every_entry_matches_the_test_mirror(ds, f):
     does not hold yet is checked in the project's data/ cache instead, else skipped."""
     mirror = shared_path()
     path = mirror.joinpath(*f.path.split("/"))
-    if not path.is_file():
-        path = USER_DATA.joinpath(*f.path.split("/"))
+    for other in (MIRROR_ADDITIONS, USER_DATA):
+        if not path.is_file():
+            path = other.joinpath(*f.path.split("/"))
     if not path.is_file():
         pytest.skip(f"{f.path} is not in the test mirror nor in data/ (`make data` "
                     "downloads it)")
