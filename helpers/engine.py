@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-from keras import layers
 
-from .model import rnn_layers
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["NumpyRNN", "blas_single_thread"]
 
@@ -61,7 +61,14 @@ class NumpyRNN:
 
     @classmethod
     def from_model(cls, model: keras.Model) -> NumpyRNN:
-        """Copy the weights out of a Keras model built by ``build_model``."""
+        """Copy the weights out of a Keras model built by ``build_model``. (Without
+        Keras, :func:`helpers.kerasfile.load_engine` reads them from a ``.keras`` file.)"""
+        # imported here: sampling from a file must not pay seconds for Keras' start-up
+        import keras
+        from keras import layers
+
+        from .model import rnn_layers
+
         def arr(v):
             return np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float32)
 
@@ -83,6 +90,13 @@ class NumpyRNN:
     @property
     def vocab_size(self) -> int:
         return self.embedding.shape[0]
+
+    def count_params(self) -> int:
+        """Trainable numbers of the network, as Keras counts them (the folded input
+        table is derived, not counted)."""
+        arrays = [self.embedding, self.dense_W, self.dense_b]
+        arrays += [a for c in self.cells for a in (c.W, c.U, c.b)]
+        return int(sum(a.size for a in arrays))
 
     def __repr__(self) -> str:
         desc = " -> ".join(f"{c.kind.upper()}({c.units})" for c in self.cells)

@@ -4,7 +4,8 @@ A bundle is a folder ``zoo/<name>/`` with
 
 * ``model.keras`` - the network (no optimizer state), loaded with Keras' safe mode,
 * ``vocab.json`` - its vocabulary,
-* ``meta.json`` - configuration, measured results and the SHA-256 of both files,
+* ``meta.json`` - configuration, measured results, the SHA-256 of both files and the
+  vocabulary's fingerprint (all checked on load),
 * ``README.md`` - the model card (data and licence, command, device, time, loss, samples).
 
 >>> from helpers import zoo
@@ -12,6 +13,10 @@ A bundle is a folder ``zoo/<name>/`` with
 ['shakespeare_char', ...]
 >>> m = zoo.load("shakespeare_char")                          # doctest: +SKIP
 >>> print(m.generate("ROMEO:", length=200, temperature=0.7, seed=0)[0])  # doctest: +SKIP
+
+``zoo.load(name, backend=False)`` samples the same text without importing Keras (the
+weights are read by :mod:`helpers.kerasfile`): well under a second to the first character
+instead of several; its ``.model`` is then None.
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import keras
+from typing import TYPE_CHECKING
 
 from . import paths
+from .engine import NumpyRNN
 from .errors import TextgenError
-from .model import build_model, config_of, count_params
 from .sample import Generator, Sample
 from .textio import atomic_path, atomic_write_json, atomic_write_text, sha256_file
 from .vocab import Vocab, load_vocab
+
+if TYPE_CHECKING:  # Keras is imported where a Keras model is loaded or built, not here
+    import keras
 
 __all__ = ["ZooError", "ZooModel", "available", "load", "load_run", "export_bundle",
            "sha256_file", "render_card", "zoo_table"]
@@ -40,19 +47,32 @@ class ZooError(TextgenError, RuntimeError):
 
 @dataclass
 class ZooModel:
-    """A loaded model with its vocabulary and metadata, ready to sample."""
+    """A loaded model with its vocabulary and metadata, ready to sample.
+
+    ``model`` is the Keras model, or None when loaded with ``backend=False``; then
+    ``engine`` is the NumPy network read straight from the file, which samples exactly
+    the same text (``generate``, ``generator`` and ``beam_search`` work the same)."""
 
     name: str
-    model: keras.Model
+    model: keras.Model | None
     vocab: Vocab
     meta: dict = field(default_factory=dict)
     path: Path | None = None
     _generator: Generator | None = field(default=None, repr=False)
+    engine: NumpyRNN | None = field(default=None, repr=False)
+
+    @property
+    def params(self) -> int:
+        if self.model is not None:
+            from .model import count_params
+
+            return count_params(self.model)
+        return self.engine.count_params() if self.engine is not None else 0
 
     def __repr__(self) -> str:
         val = self.meta.get("results", {}).get("val_loss")
         vs = f", val_loss={val:.3f}" if isinstance(val, (int, float)) else ""
-        return (f"ZooModel({self.name!r}, params={count_params(self.model):,}, "
+        return (f"ZooModel({self.name!r}, params={self.params:,}, "
                 f"vocab={len(self.vocab)} {self.vocab.kind}s{vs})")
 
     @property
@@ -62,7 +82,8 @@ class ZooModel:
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            self._generator = Generator(self.model, self.vocab, documents=self.documents)
+            net = self.model if self.model is not None else self.engine
+            self._generator = Generator(net, self.vocab, documents=self.documents)
         return self._generator
 
     def generate(self, prompt: str | None = None, **kwargs) -> list[Sample]:
@@ -93,29 +114,88 @@ def available(zoo_dir: str | os.PathLike | None = None) -> list[str]:
     return sorted(p.name for p in d.iterdir() if (p / "meta.json").exists()) if d.exists() else []
 
 
-def _check_match(model: keras.Model, vocab: Vocab, where: str) -> None:
-    cfg = config_of(model)
-    out = model.get_layer("logits").units
-    if cfg.vocab_size != len(vocab) or out != len(vocab):
+def _check_match(net, vocab: Vocab, where: str) -> None:
+    """The vocabulary has as many tokens as the network (Keras model or NumpyRNN) reads
+    and writes."""
+    if isinstance(net, NumpyRNN):
+        sizes = (net.vocab_size, net.dense_W.shape[1])
+    else:
+        from .model import config_of
+
+        sizes = (config_of(net).vocab_size, net.get_layer("logits").units)
+    if any(n != len(vocab) for n in sizes):
         raise ZooError(
             f"{where}: the vocabulary has {len(vocab)} tokens but the model was built for "
-            f"{cfg.vocab_size}; the vocab.json does not belong to this model."
+            f"{sizes[0]}; the vocab.json does not belong to this model."
+        )
+
+
+def _check_fingerprint(vocab: Vocab, expected, vocab_file: Path, record: str,
+                       where: str) -> None:
+    """A vocab.json with tokens reordered keeps its size and samples without complaint,
+    mapping ids to the wrong tokens: compare it with the fingerprint saved at training."""
+    if expected and vocab.fingerprint() != expected:
+        raise ZooError(
+            f"{where}: {vocab_file.name} does not match the vocabulary the model was trained "
+            f"with (fingerprint {vocab.fingerprint()}, {record} says {expected}); restore "
+            f"{vocab_file} (e.g. `git checkout -- zoo/`), or re-export the model."
         )
 
 
 def _load_keras(path: Path, where: str) -> keras.Model:
+    import keras
+
     if not path.exists():
         raise ZooError(f"{where}: model file {path.name} is missing.")
     if not zipfile.is_zipfile(path):
         raise ZooError(f"{where}: {path.name} is not a valid .keras file (truncated or corrupt).")
     try:
+        # safe_mode: a Lambda layer or other code in the file is refused, never run
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for damaged archives
         raise ZooError(f"{where}: could not load {path.name}: {e}") from e
 
 
-def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = True) -> ZooModel:
-    """Load a zoo bundle by name (or a path to a bundle folder), verifying checksums."""
+def _load_numpy(path: Path, where: str) -> NumpyRNN:
+    from .kerasfile import KerasFileError, load_engine
+
+    if not path.exists():
+        raise ZooError(f"{where}: model file {path.name} is missing.")
+    if not zipfile.is_zipfile(path):
+        raise ZooError(f"{where}: {path.name} is not a valid .keras file (truncated or corrupt).")
+    try:
+        return load_engine(path)
+    except KerasFileError as e:
+        raise ZooError(f"{where}: could not load {e}") from e
+
+
+def _load_net(path: Path, where: str, backend: bool):
+    return _load_keras(path, where) if backend else _load_numpy(path, where)
+
+
+def _bundle_file(bundle: Path, fname, name: str) -> Path:
+    """The file ``fname`` that meta.json lists, which must lie in the bundle folder itself:
+    an entry like ``/dev/zero`` or ``../x`` would hash a device for ever or read outside."""
+    ok = (isinstance(fname, str) and fname not in ("", ".", "..")
+          and not any(sep and sep in fname for sep in ("/", "\\", os.sep, os.altsep))
+          and not Path(fname).is_absolute() and Path(fname).name == fname)
+    f = bundle / fname if ok else None
+    if f is not None and f.exists() and f.resolve().parent != bundle.resolve():
+        ok = False  # a link pointing out of the bundle
+    if not ok:
+        raise ZooError(f"{name}: meta.json lists {fname!r} under sha256, which is not a plain "
+                       "file name in the bundle; the meta.json is corrupt or was tampered "
+                       "with. Restore it or re-export the model.")
+    return f
+
+
+def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = True,
+         backend: bool = True) -> ZooModel:
+    """Load a zoo bundle by name (or a path to a bundle folder), verifying checksums and
+    the vocabulary's fingerprint.
+
+    ``backend=False`` reads the network into the NumPy engine without importing Keras
+    (fast; the returned model's ``.model`` is None, sampling is identical)."""
     d = Path(zoo_dir or paths.zoo_dir())
     path = Path(name) if os.sep in name or Path(name).is_dir() else d / name
     if not (path / "meta.json").exists():
@@ -126,11 +206,15 @@ def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = Tru
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ZooError(f"{name}: meta.json is corrupt ({e}).") from e
+    if not isinstance(meta, dict) or not isinstance(meta.get("sha256", {}), dict):
+        raise ZooError(f"{name}: meta.json is corrupt (not an object with a sha256 table).")
     if verify:
         for fname, digest in meta.get("sha256", {}).items():
-            f = path / fname
+            f = _bundle_file(path, fname, name)
             if not f.exists():
                 raise ZooError(f"{name}: {fname} is missing from {path}.")
+            if not f.is_file():
+                raise ZooError(f"{name}: {fname} in {path} is not a regular file.")
             if sha256_file(f) != digest:
                 raise ZooError(
                     f"{name}: {fname} does not match its checksum in meta.json (corrupt or "
@@ -140,26 +224,46 @@ def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = Tru
         vocab = load_vocab(path / "vocab.json")
     except (FileNotFoundError, ValueError) as e:
         raise ZooError(f"{name}: {e}") from e
-    model = _load_keras(path / "model.keras", name)
-    _check_match(model, vocab, name)
-    return ZooModel(path.name, model, vocab, meta, path)
+    net = _load_net(path / "model.keras", name, backend)
+    _check_match(net, vocab, name)  # first: a vocabulary of another size says more
+    _check_fingerprint(vocab, meta.get("vocab_fingerprint"), path / "vocab.json",
+                       "meta.json", name)
+    if backend:
+        return ZooModel(path.name, net, vocab, meta, path)
+    return ZooModel(path.name, None, vocab, meta, path, engine=net)
 
 
-def load_run(run_dir: str | os.PathLike, which: str = "best") -> ZooModel:
-    """Load a model from a training run folder (``best.keras`` or ``last.keras``)."""
+def load_run(run_dir: str | os.PathLike, which: str = "best", backend: bool = True) -> ZooModel:
+    """Load a model from a training run folder (``best.keras`` or ``last.keras``), its
+    vocabulary checked against the fingerprint in the run's ``config.json``.
+    ``backend=False``: as in :func:`load`."""
     run_dir = Path(run_dir)
-    vocab = load_vocab(run_dir / "vocab.json")
-    model = _load_keras(run_dir / f"{which}.keras", str(run_dir))
-    _check_match(model, vocab, str(run_dir))
+    try:
+        vocab = load_vocab(run_dir / "vocab.json")
+    except (FileNotFoundError, ValueError) as e:
+        raise ZooError(f"{run_dir}: {e}") from e
     cfg_path = run_dir / "config.json"
-    meta = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
-    return ZooModel(run_dir.name, model, vocab, meta, run_dir)
+    try:
+        meta = json.loads(cfg_path.read_text(encoding="utf-8")) if cfg_path.exists() else {}
+    except json.JSONDecodeError as e:
+        raise ZooError(f"{run_dir}: config.json is corrupt ({e}).") from e
+    if not isinstance(meta, dict):
+        raise ZooError(f"{run_dir}: config.json is corrupt (not a JSON object).")
+    net = _load_net(run_dir / f"{which}.keras", str(run_dir), backend)
+    _check_match(net, vocab, str(run_dir))
+    _check_fingerprint(vocab, meta.get("vocab_fingerprint"), run_dir / "vocab.json",
+                       "config.json", str(run_dir))
+    if backend:
+        return ZooModel(run_dir.name, net, vocab, meta, run_dir)
+    return ZooModel(run_dir.name, None, vocab, meta, run_dir, engine=net)
 
 
 def export_bundle(model: keras.Model, vocab: Vocab, dest: str | os.PathLike, meta: dict,
                   card: str) -> Path:
     """Write a zoo bundle: the weights in a fresh, uncompiled model (no optimizer
     state), the vocabulary, ``meta.json`` with checksums, and the model card."""
+    from .model import build_model, config_of, count_params
+
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     cfg = config_of(model)

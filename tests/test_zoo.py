@@ -1,5 +1,6 @@
 import json
 import shutil
+import signal
 
 import pytest
 
@@ -81,3 +82,77 @@ def test_excerpt_ships_with_the_bundle_and_is_checked(tmp_path, shakespeare_bund
         zoo.load("shakespeare_char", zoo_dir=tmp_path)
     with pytest.raises(zoo.ZooError, match="no excerpt.txt"):
         _ = zoo.load("python_code").excerpt
+
+
+@pytest.mark.parametrize("entry", ["/dev/zero", "../shakespeare_char/vocab.json",
+                                   "sub/vocab.json", ".."])
+def test_checksummed_files_must_lie_in_the_bundle(tmp_path, entry):
+    d = _copy(tmp_path)
+    meta = json.loads((d / "meta.json").read_text())
+    meta["sha256"][entry] = "0" * 64  # an absolute path once made load() hash /dev/zero
+    (d / "meta.json").write_text(json.dumps(meta))
+
+    def hung(*_):
+        raise TimeoutError(f"zoo.load still reading {entry} after 30 s")
+
+    previous = signal.signal(signal.SIGALRM, hung)  # a failure, not a hung test run
+    signal.alarm(30)
+    try:
+        with pytest.raises(zoo.ZooError, match="not a plain file name in the bundle"):
+            zoo.load("shakespeare_char", zoo_dir=tmp_path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_checksummed_file_linked_out_of_the_bundle_is_refused(tmp_path):
+    d = _copy(tmp_path)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    (d / "notes.txt").symlink_to(outside)
+    meta = json.loads((d / "meta.json").read_text())
+    meta["sha256"]["notes.txt"] = zoo.sha256_file(outside)
+    (d / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(zoo.ZooError, match="'notes.txt'.*not a plain file name"):
+        zoo.load("shakespeare_char", zoo_dir=tmp_path)
+
+
+def _swap_two_tokens(vocab_file):
+    v = json.loads(vocab_file.read_text(encoding="utf-8"))
+    i, j = v["tokens"].index("a"), v["tokens"].index("e")
+    v["tokens"][i], v["tokens"][j] = v["tokens"][j], v["tokens"][i]
+    vocab_file.write_text(json.dumps(v), encoding="utf-8")
+
+
+@pytest.mark.parametrize("backend", [True, False])
+def test_vocab_with_swapped_tokens_is_refused(tmp_path, backend):
+    d = _copy(tmp_path)
+    _swap_two_tokens(d / "vocab.json")
+    with pytest.raises(zoo.ZooError, match="checksum"):
+        zoo.load("shakespeare_char", zoo_dir=tmp_path, backend=backend)
+    # same size, so only the fingerprint tells: without the checksum, or with it updated
+    with pytest.raises(zoo.ZooError, match="vocab.json does not match the vocabulary"):
+        zoo.load("shakespeare_char", zoo_dir=tmp_path, verify=False, backend=backend)
+    meta = json.loads((d / "meta.json").read_text())
+    meta["sha256"]["vocab.json"] = zoo.sha256_file(d / "vocab.json")
+    (d / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(zoo.ZooError, match="vocab.json does not match the vocabulary"):
+        zoo.load("shakespeare_char", zoo_dir=tmp_path, backend=backend)
+
+
+@pytest.mark.parametrize("backend", [True, False])
+def test_run_folder_vocab_is_checked_against_its_fingerprint(tmp_path, backend):
+    src = zoo_dir() / "shakespeare_char"
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(src / "model.keras", run / "best.keras")
+    shutil.copy(src / "vocab.json", run / "vocab.json")
+    meta = json.loads((src / "meta.json").read_text())
+    (run / "config.json").write_text(json.dumps(
+        {"model": meta["config"], "vocab_fingerprint": meta["vocab_fingerprint"]}))
+    m = zoo.load_run(run, backend=backend)
+    assert (m.model is None) is (not backend)
+    assert m.generate("ROMEO:", length=20, seed=0)[0].text
+    _swap_two_tokens(run / "vocab.json")
+    with pytest.raises(zoo.ZooError, match="vocab.json does not match.*config.json says"):
+        zoo.load_run(run, backend=backend)

@@ -1,0 +1,292 @@
+"""Read a ``.keras`` file of a :func:`helpers.model.build_model` network without Keras.
+
+Sampling runs on :class:`helpers.engine.NumpyRNN`, which needs only the weight arrays;
+importing Keras and its backend to get them costs seconds, the rest of a sample a
+fraction of one. A ``.keras`` file is a zip archive of
+
+* ``config.json`` - the layers and their settings (JSON, read as data only),
+* ``metadata.json`` - the Keras version that wrote it,
+* ``model.weights.h5`` - every variable, in HDF5 groups named by Keras' own rule:
+  ``layers/<snake_case(class name)>[_k]``, numbered in the order of ``config.json``'s
+  layer list (``layers/lstm``, ``layers/lstm_1``...), each holding ``vars/0``, ``vars/1``...
+  in the order the layer created them (a recurrent layer's under ``cell/vars``).
+
+So this module maps each layer of ``config.json`` to its group by that rule, checks the
+group's recorded layer name and every array's shape, and builds the NumPy network.
+Nothing in the archive is executed: JSON and plain HDF5 arrays only, and an archive
+that is not a network this package builds is refused, as is any HDF5 object that
+would make the HDF5 library read another file (links, external or virtual storage)
+or run a filter.
+
+>>> from helpers.kerasfile import load_engine
+>>> net = load_engine("zoo/shakespeare_char/model.keras")      # doctest: +SKIP
+>>> net                                                         # doctest: +SKIP
+NumpyRNN(vocab=68, LSTM(512) -> LSTM(512))
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .engine import NumpyRNN, _Cell
+from .errors import TextgenError
+
+__all__ = ["KerasFileError", "load_engine", "read_config", "model_layers"]
+
+CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+# config.json of a build_model network is a few kilobytes; a bigger one is not ours
+MAX_JSON_BYTES = 16 << 20
+GATES = {"LSTM": 4, "GRU": 3}
+
+
+class KerasFileError(TextgenError, ValueError):
+    """A ``.keras`` file is damaged, or holds a network this package did not build."""
+
+
+def _fail(path: Path, why: str) -> KerasFileError:
+    return KerasFileError(f"{path.name}: {why}")
+
+
+def _read_json(zf: zipfile.ZipFile, member: str, path: Path) -> dict:
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        raise _fail(path, f"the archive has no {member}; it is not a Keras 3 .keras "
+                          "file.") from None
+    if info.file_size > MAX_JSON_BYTES:
+        raise _fail(path, f"{member} is {info.file_size:,} bytes, far more than a model "
+                          "of this package writes; refusing to read it.")
+    try:
+        value = json.loads(zf.read(member).decode("utf-8"))
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise _fail(path, f"{member} cannot be read from the archive ({e}); the file is "
+                          "truncated or corrupt.") from e
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise _fail(path, f"{member} is not valid JSON ({e}).") from e
+    if not isinstance(value, dict):
+        raise _fail(path, f"{member} is not a JSON object.")
+    return value
+
+
+def _open(path: Path) -> zipfile.ZipFile:
+    if not path.exists():
+        raise KerasFileError(f"{path.name} is missing ({path}).")
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise _fail(path, f"not a valid .keras file (truncated or corrupt: {e}).") from e
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    """``config.json`` of a ``.keras`` file, as data."""
+    path = Path(path)
+    with _open(path) as zf:
+        return _read_json(zf, CONFIG, path)
+
+
+def _snake_case(name: str) -> str:
+    """Keras' ``naming.to_snake_case``: the group name of a layer class in the weights."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _inbound(layer: dict) -> list[str]:
+    """Names of the layers feeding ``layer`` in a functional config."""
+    names = []
+    for node in layer.get("inbound_nodes") or []:
+        for arg in (node or {}).get("args") or []:
+            hist = arg.get("config", {}).get("keras_history") if isinstance(arg, dict) else None
+            if isinstance(hist, list) and hist:
+                names.append(hist[0])
+    return names
+
+
+def model_layers(config: dict, path: str | os.PathLike = "model.keras") -> list[dict]:
+    """The layers of a ``build_model`` network from its ``config.json``, each a dict with
+    ``class``, ``name``, ``config`` and ``group`` (its path in ``model.weights.h5``).
+
+    Raises :class:`KerasFileError` for anything else: other layer types (a ``Lambda``
+    would be code), another order, activations the NumPy engine does not compute."""
+    path = Path(path)
+
+    def refuse(why: str) -> KerasFileError:
+        return _fail(path, f"{why}; this is not a model built by helpers.model.build_model. "
+                           "Load it with Keras instead (zoo.load(..., backend=True)).")
+
+    if config.get("class_name") != "Functional" or not isinstance(config.get("config"), dict):
+        raise refuse(f"the archive holds a {config.get('class_name')!r} model, not a "
+                     "functional one")
+    layers = config["config"].get("layers")
+    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+        raise refuse("config.json has no list of layers")
+    kinds = [x.get("class_name") for x in layers]
+    # InputLayer, Embedding, then per recurrent layer the layer and an optional Dropout,
+    # then Dense: exactly what build_model makes
+    pattern = re.compile(r"InputLayer Embedding( (LSTM|GRU)( Dropout)?)+ Dense")
+    if not pattern.fullmatch(" ".join(str(k) for k in kinds)) or len(set(
+            k for k in kinds if k in GATES)) != 1:
+        raise refuse(f"its layers are {kinds}")
+    out_layers = config["config"].get("output_layers")
+    if isinstance(out_layers, list) and len(out_layers) == 1 and isinstance(out_layers[0], list):
+        out_layers = out_layers[0]  # Keras writes one output as [name, 0, 0], or nested
+    if not (isinstance(out_layers, list) and out_layers[:1] == ["logits"]):
+        raise refuse("its output is not the layer 'logits'")
+    used: dict[str, int] = {}
+    out = []
+    for i, layer in enumerate(layers):
+        kind, cfg = layer["class_name"], layer.get("config")
+        if not isinstance(cfg, dict):
+            raise refuse(f"layer {i} has no settings")
+        name = cfg.get("name")
+        if i and _inbound(layer) != [layers[i - 1].get("config", {}).get("name")]:
+            raise refuse(f"layer {name!r} does not read the layer before it")
+        if cfg.get("quantization_config") is not None:
+            raise refuse(f"layer {name!r} is quantized")
+        if kind == "Embedding" and name != "embedding":
+            raise refuse(f"the embedding layer is named {name!r}")
+        if kind == "Dense" and (name != "logits" or cfg.get("activation") != "linear"):
+            raise refuse("the output layer is not a linear Dense named 'logits'")
+        if kind in GATES:
+            if (cfg.get("activation"), cfg.get("recurrent_activation")) != ("tanh", "sigmoid"):
+                raise refuse(f"layer {name!r} uses other activations than tanh/sigmoid")
+            if cfg.get("go_backwards") or not cfg.get("return_sequences", True):
+                raise refuse(f"layer {name!r} runs backwards or returns one step only")
+            if kind == "GRU" and not cfg.get("reset_after", True):
+                raise refuse(f"layer {name!r} is a GRU(reset_after=False); only the Keras "
+                             "default reset_after=True is supported")
+        # Keras names each layer's weight group by its class, numbered in layer order
+        base = _snake_case(kind)
+        group = f"layers/{base}" if base not in used else f"layers/{base}_{used[base] + 1}"
+        used[base] = used.get(base, -1) + 1
+        out.append({"class": kind, "name": name, "config": cfg, "group": group})
+    return out
+
+
+def _array(h5, where: str, shape: tuple[int, ...], path: Path) -> np.ndarray:
+    """One weight array, refusing anything but a plain, local, unfiltered dataset."""
+    import h5py
+
+    parent, _, leaf = where.rpartition("/")
+    grp = h5.get(parent)
+    link = grp.get(leaf, getlink=True) if isinstance(grp, h5py.Group) else None
+    if link is None:
+        raise _fail(path, f"the weights file has no array {where} (missing weights; the "
+                          "file is incomplete or from another Keras version).")
+    if not isinstance(link, h5py.HardLink):  # soft and external links: never followed
+        raise _fail(path, f"{where} is a link, not an array in the file; refusing it.")
+    ds = grp[leaf]
+    # an external link, external storage or a virtual dataset would read another file;
+    # a filter would run a plugin: none of them occurs in a file Keras writes
+    if (not isinstance(ds, h5py.Dataset) or ds.external or ds.is_virtual
+            or ds.id.get_create_plist().get_nfilters()):
+        raise _fail(path, f"{where} is not a plain array in the file; refusing it.")
+    if ds.dtype.kind != "f" or tuple(ds.shape) != tuple(shape):
+        raise _fail(path, f"{where} has shape {tuple(ds.shape)} ({ds.dtype}), expected "
+                          f"{tuple(shape)} (float); the weights do not match config.json.")
+    arr = np.asarray(ds[()], dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise _fail(path, f"{where} holds NaN or infinite values; the model is broken.")
+    return arr
+
+
+def _check_group_name(h5, group: str, name: str, path: Path) -> None:
+    """Keras records each layer's name on its ``vars`` group: it must be the layer that
+    config.json puts at this position (where a file records it)."""
+    vars_ = h5.get(f"{group}/vars")
+    recorded = vars_.attrs.get("name") if vars_ is not None else None
+    if isinstance(recorded, bytes):
+        recorded = recorded.decode("utf-8", "replace")
+    if recorded is not None and recorded != name:
+        raise _fail(path, f"the weights at {group} belong to layer {recorded!r}, but "
+                          f"config.json puts {name!r} there; the file is inconsistent.")
+
+
+def _metadata_check(meta: dict, path: Path) -> None:
+    version = str(meta.get("keras_version", ""))
+    if version and not version.startswith("3."):
+        raise _fail(path, f"written by Keras {version}; this reader knows the layout of "
+                          "Keras 3 files. Load it with Keras (zoo.load(..., backend=True)).")
+
+
+def load_engine(path: str | os.PathLike) -> NumpyRNN:
+    """A :class:`~helpers.engine.NumpyRNN` with the weights of the ``.keras`` file at
+    ``path`` (a ``build_model`` network), read without importing Keras.
+
+    Raises :class:`KerasFileError` (one line, naming the file) for a missing, truncated
+    or corrupt archive, a network of another shape, or missing weights."""
+    import h5py  # only here: the package imports this module without needing HDF5
+
+    path = Path(path)
+    with _open(path) as zf:
+        config = _read_json(zf, CONFIG, path)
+        _metadata_check(_read_json(zf, METADATA, path), path)
+        layers = model_layers(config, path)
+        try:
+            info = zf.getinfo(WEIGHTS)
+        except KeyError:
+            raise _fail(path, f"the archive has no {WEIGHTS} (missing weights).") from None
+        try:
+            # in memory: the h5 file is a member of the zip, and HDF5 needs to seek
+            blob = zf.read(info)
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise _fail(path, f"{WEIGHTS} cannot be read ({e}); the file is truncated or "
+                              "corrupt.") from e
+    try:
+        h5 = h5py.File(io.BytesIO(blob), "r")
+    except OSError as e:
+        raise _fail(path, f"{WEIGHTS} is not a valid HDF5 file ({e}).") from e
+    with h5:
+        try:
+            return _build(h5, layers, path)
+        except (OSError, KeyError, TypeError) as e:  # HDF5 errors of a damaged file
+            raise _fail(path, f"{WEIGHTS} is damaged ({type(e).__name__}: {e}).") from e
+
+
+def _build(h5, layers: list[dict], path: Path) -> NumpyRNN:
+    def dim(value, what: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise _fail(path, f"config.json gives {what} as {value!r}.")
+        return value
+
+    for layer in layers:
+        if layer["class"] != "InputLayer":
+            _check_group_name(h5, layer["group"], layer["name"], path)
+    emb_layer = layers[1]
+    vocab = dim(emb_layer["config"].get("input_dim"), "the vocabulary size")
+    width = dim(emb_layer["config"].get("output_dim"), "the embedding size")
+    embedding = _array(h5, f"{emb_layer['group']}/vars/0", (vocab, width), path)
+    cells = []
+    for layer in layers:
+        if layer["class"] not in GATES:
+            continue
+        cfg, g = layer["config"], layer["group"]
+        units = dim(cfg.get("units"), f"the units of {layer['name']!r}")
+        n = GATES[layer["class"]] * units
+        kind = layer["class"].lower()
+        W = _array(h5, f"{g}/cell/vars/0", (width, n), path)
+        U = _array(h5, f"{g}/cell/vars/1", (units, n), path)
+        bias_shape = (2, n) if kind == "gru" else (n,)
+        if cfg.get("use_bias", True):
+            b = _array(h5, f"{g}/cell/vars/2", bias_shape, path)
+        else:
+            b = np.zeros(bias_shape, np.float32)
+        cells.append(_Cell(kind, W, U, b, units))
+        width = units
+    dense = layers[-1]
+    if dense["config"].get("units") != vocab:
+        raise _fail(path, f"the output layer has {dense['config'].get('units')!r} units "
+                          f"but the vocabulary {vocab} tokens.")
+    dense_W = _array(h5, f"{dense['group']}/vars/0", (width, vocab), path)
+    if dense["config"].get("use_bias", True):
+        dense_b = _array(h5, f"{dense['group']}/vars/1", (vocab,), path)
+    else:
+        dense_b = np.zeros(vocab, np.float32)
+    return NumpyRNN(embedding, cells, dense_W, dense_b)

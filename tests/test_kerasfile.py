@@ -1,0 +1,208 @@
+"""Sampling without a deep-learning backend: ``.keras`` files read by helpers.kerasfile
+must give the NumPy engine exactly the weights Keras loads, hence exactly the same text;
+anything that is not a network of this package is refused."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from helpers import zoo
+from helpers.engine import NumpyRNN
+from helpers.kerasfile import KerasFileError, load_engine
+from helpers.model import ModelConfig, build_model
+from helpers.paths import zoo_dir
+from helpers.sample import Generator
+from helpers.vocab import CharVocab
+
+pytestmark = pytest.mark.core
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = {"keras", "tensorflow", "torch", "jax"}
+
+
+def _arrays(net: NumpyRNN) -> list[np.ndarray]:
+    out = [net.embedding, net.table0, net.dense_W, net.dense_b]
+    for c in net.cells:
+        out += [c.W, c.U, c.b]
+    return out
+
+
+def _assert_same_net(a: NumpyRNN, b: NumpyRNN) -> None:
+    assert [(c.kind, c.units) for c in a.cells] == [(c.kind, c.units) for c in b.cells]
+    for x, y in zip(_arrays(a), _arrays(b), strict=True):
+        assert x.dtype == y.dtype == np.float32
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("name", zoo.available())
+def test_zoo_model_samples_the_same_without_keras(name):
+    with_keras = zoo.load(name)
+    without = zoo.load(name, backend=False)
+    assert without.model is None and isinstance(without.engine, NumpyRNN)
+    _assert_same_net(without.engine, NumpyRNN.from_model(with_keras.model))
+    assert repr(without) == repr(with_keras)
+    for seed, temperature in ((0, 0.8), (3, 1.0)):
+        a = with_keras.generate(length=300, n=2, temperature=temperature, seed=seed)
+        b = without.generate(length=300, n=2, temperature=temperature, seed=seed)
+        assert [s.token_ids for s in a] == [s.token_ids for s in b]
+        assert [s.full for s in a] == [s.full for s in b]
+        assert len(a[0].token_ids) > 0
+
+
+@pytest.mark.parametrize("cell,layers,dropout", [("gru", 3, 0.0), ("lstm", 3, 0.2),
+                                                 ("gru", 1, 0.1)])
+def test_saved_network_reads_back_exactly(tmp_path, cell, layers, dropout):
+    vocab = CharVocab.build("abcdefghij klmnop\nqrstuvwxyz.,!?ABC")
+    model = build_model(ModelConfig(vocab_size=len(vocab), embed_dim=8, units=16,
+                                    layers=layers, cell=cell, dropout=dropout))
+    rng = np.random.default_rng(0)  # every weight distinct, so a swapped array shows
+    model.set_weights([rng.normal(size=w.shape).astype("float32") * 0.3
+                       for w in model.get_weights()])
+    path = tmp_path / "m.keras"
+    model.save(path)
+    net = load_engine(path)
+    _assert_same_net(net, NumpyRNN.from_model(model))
+    assert net.count_params() == model.count_params()
+    a = Generator(model, vocab).generate("abc", length=50, n=2, seed=1)
+    b = Generator(net, vocab).generate("abc", length=50, n=2, seed=1)
+    assert [s.full for s in a] == [s.full for s in b]
+
+
+def test_cli_sample_imports_no_backend_and_prints_the_same_text():
+    code = ("import sys; from helpers.cli import main; "
+            "rc = main(['sample', '--zoo', 'shakespeare_char', '--length', '50', '--seed', "
+            "'0']); print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            f"{sorted(BACKENDS)!r})); sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().splitlines()[-1] == "[]"
+    expected = zoo.load("shakespeare_char").generate(length=50, temperature=0.8, seed=0)[0]
+    assert expected.full.startswith("ROMEO:") and len(expected.token_ids) == 50
+    assert f"---\n{expected.full}\n" in r.stdout
+
+
+def test_modules_import_without_keras():
+    code = ("import sys, helpers.zoo, helpers.sample, helpers.engine, helpers.kerasfile, "
+            "helpers.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            f"{sorted(BACKENDS)!r}))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+# --- refusals ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def archive() -> bytes:
+    return (zoo_dir() / "shakespeare_char" / "model.keras").read_bytes()
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _write(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, b in members.items():
+            zf.writestr(n, b)
+    return path
+
+
+def _edit_weights(members: dict[str, bytes], edit) -> dict[str, bytes]:
+    buf = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buf, "r+") as h5:
+        edit(h5)
+    return {**members, "model.weights.h5": buf.getvalue()}
+
+
+def test_truncated_archive_is_refused(tmp_path, archive):
+    p = tmp_path / "model.keras"
+    p.write_bytes(archive[: len(archive) // 2])
+    with pytest.raises(KerasFileError, match="truncated or corrupt"):
+        load_engine(p)
+    with pytest.raises(KerasFileError, match="missing"):
+        load_engine(tmp_path / "nothing.keras")
+
+
+def test_missing_weights_are_refused(tmp_path, archive):
+    m = _members(archive)
+    with pytest.raises(KerasFileError, match="no model.weights.h5"):
+        load_engine(_write(tmp_path / "a.keras", {k: v for k, v in m.items()
+                                                  if k != "model.weights.h5"}))
+
+    def drop(h5):
+        del h5["layers/lstm_1/cell/vars/1"]
+
+    with pytest.raises(KerasFileError, match="no array layers/lstm_1/cell/vars/1"):
+        load_engine(_write(tmp_path / "b.keras", _edit_weights(m, drop)))
+
+
+def test_weights_that_point_elsewhere_are_refused(tmp_path, archive):
+    outside = tmp_path / "outside.h5"
+    with h5py.File(outside, "w") as f:
+        f["x"] = np.zeros((68, 64), np.float32)
+
+    def link(h5):
+        del h5["layers/embedding/vars/0"]
+        h5["layers/embedding/vars/0"] = h5py.ExternalLink(str(outside), "/x")
+
+    with pytest.raises(KerasFileError, match="layers/embedding/vars/0 is a link"):
+        load_engine(_write(tmp_path / "a.keras", _edit_weights(_members(archive), link)))
+
+
+def _with_config(archive: bytes, edit) -> dict[str, bytes]:
+    m = _members(archive)
+    cfg = json.loads(m["config.json"])
+    edit(cfg)
+    return {**m, "config.json": json.dumps(cfg).encode()}
+
+
+def test_foreign_configs_are_refused(tmp_path, archive):
+    def lambda_layer(cfg):  # code in a file must never run, nor be mistaken for ours
+        cfg["config"]["layers"][3] = {"module": "keras.layers", "class_name": "Lambda",
+                                      "config": {"name": "dropout_0", "function": "..."}}
+
+    def relu(cfg):
+        cfg["config"]["layers"][2]["config"]["activation"] = "relu"
+
+    def wider(cfg):
+        cfg["config"]["layers"][2]["config"]["units"] = 256
+
+    def sequential(cfg):
+        cfg["class_name"] = "Sequential"
+
+    for i, (edit, match) in enumerate([(lambda_layer, "not a model built by"),
+                                       (relu, "activations"), (sequential, "Sequential"),
+                                       (wider, "shape")]):
+        with pytest.raises(KerasFileError, match=match):
+            load_engine(_write(tmp_path / f"{i}.keras", _with_config(archive, edit)))
+    # a network of another shape altogether, saved by Keras itself
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="logits")])
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(KerasFileError, match="not a model built by"):
+        load_engine(tmp_path / "other.keras")
+
+
+def test_zoo_load_without_keras_refuses_like_with(tmp_path, archive):
+    import shutil
+
+    d = tmp_path / "shakespeare_char"
+    shutil.copytree(zoo_dir() / "shakespeare_char", d)
+    (d / "model.keras").write_bytes(archive[: len(archive) // 2])
+    for backend in (True, False):
+        with pytest.raises(zoo.ZooError, match="truncated or corrupt"):
+            zoo.load("shakespeare_char", zoo_dir=tmp_path, verify=False, backend=backend)
+    _write(d / "model.keras", _with_config(archive, lambda c: c.update(class_name="Sequential")))
+    with pytest.raises(zoo.ZooError, match="shakespeare_char: could not load model.keras"):
+        zoo.load("shakespeare_char", zoo_dir=tmp_path, verify=False, backend=False)
