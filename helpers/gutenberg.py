@@ -54,54 +54,114 @@ class GutenbergUnavailable(GutenbergError, datasets.DataUnavailable):
 
 
 # --- header / footer stripping -----------------------------------------------------
-_START_RE = re.compile(
-    r"^\s*\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK"
-    r"|^\s*\*END\*\s*THE SMALL PRINT"
-    r"|^\s*\*{3}\s*START OF THE PROJECT GUTENBERG"
-    r"|^\s*\*{0,3}\s*END THE SMALL PRINT"
-    r"|^\s*This etext was prepared by"
-    r"|^\s*START OF (?:THE|THIS) PROJECT GUTENBERG",
-    re.IGNORECASE,
-)
+# Where the header ends. Since late 2002 a START marker line, sometimes wrapped over two
+# lines and, in 2005-2020 files, sometimes written without a space ("***START OF").
+_START_RE = re.compile(r"^\s*\*{0,3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
+# The 1991-2002 files have no START marker: their header ends with the licence, whose last
+# line is "*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*Ver...*END*" (2000s spelling:
+# "*END THE SMALL PRINT!"). In 2002-2004 files the same licence follows the book instead,
+# so this line counts only before the footer.
+_SMALL_PRINT_END_RE = re.compile(r"^\s*\*{0,3}\s*END\s*\*?\s*THE SMALL PRINT", re.IGNORECASE)
+# Where the footer starts: "*** END OF THE/THIS PROJECT GUTENBERG EBOOK" (late 2002 on),
+# the "End of [the] Project Gutenberg['s] Etext/EBook ..." line that precedes it or, before
+# 2002, stands alone (also "End of the Wiretap/Project Gutenberg Etext", "End of version
+# 0.1 of Project Gutenberg's eBook"), its translations in books of other languages ("Ende
+# dieses Projekt Gutenberg Etextes"), and the full licence of post-2020 files.
 _END_RE = re.compile(
     r"^\s*\*{3}\s*END OF (?:THE|THIS) PROJECT GUTENBERG"
-    r"|^\s*End of (?:the |this )?Project Gutenberg"  # also "END OF THE PROJECT GUTENBERG"
+    r"|^\s*(?:end|ende|einde|fin|fine|final|slut|loppu)\b.{0,40}?"
+    r"\b(?:project|projekt|projet|progetto|proyecto|projecto|projeto)\s+gutenberg"
     r"|^\s*\*{3}\s*START: FULL LICENSE",
     re.IGNORECASE,
 )
+# A separator of asterisks only ("***") around the markers; the spaced "*   *   *" thought
+# break is the book's own and stays.
+_STARS_RE = re.compile(r"^\s*\*+\s*$")
+# Right after the START marker (or the small print) come paragraphs about the e-text, not
+# the book: a repeated "The Project Gutenberg Etext of ..." title banner, "Produced by",
+# "This etext was prepared by", "Etext reformatted by", "Transcribed from the 1910 edition
+# by", "contributed by the Gutenberg Projekt-DE", "This Etext is in Portuguese", thanks
+# to the library that lent the scans (with its web address, in any language), pointers to
+# the HTML version. A paragraph is one of these when it names Project Gutenberg (or its
+# German sister project and proofreading site), the e-text, a web or e-mail address, or
+# says who produced it.
+_EDITION_NOTE_RE = re.compile(
+    r"\b(?:project\s+gutenberg|projekt\s+gutenberg|gutenberg\s+projekt|gutenberg-de|pgdp|"
+    r"distributed\s+proofread\w*)\b"
+    r"|\b(?:e-?texts?|e-?books?)\b"
+    r"|https?://|\bwww[.:]|\S@\w[\w-]*\.\w"
+    r"|\b(?:produced|prepared|transcribed|reformatted|contributed|digiti[sz]ed|scanned|"
+    r"proofread)\b(?:\s+\S+){0,6}?\s+by\b",
+    re.IGNORECASE,
+)
+_TITLE_RE = re.compile(r"^\s*Title:", re.IGNORECASE)
+_MAX_EDITION_NOTES = 8  # paragraphs; a runaway guard, real files have at most five
 _NOTE_START_RE = re.compile(r"^\s*\*\s*CONTENT NOTE \(added in \d{4}\)\s*\*\s*$", re.I)
 _NOTE_END_RE = re.compile(r"^\s*\*\s*END CONTENT NOTE\s*\*\s*$", re.I)
-_PRODUCED_RE = re.compile(r"^\s*(Produced|Transcribed|Prepared|E-text prepared) by\b", re.I)
 
 
-def strip_headers(text: str) -> str:
-    """The body of a Gutenberg book, without its header, footer and licence.
-
-    Handles the modern ``*** START OF THE PROJECT GUTENBERG EBOOK ... ***`` markers,
-    older ``THIS PROJECT GUTENBERG EBOOK`` ones, END markers that are indented or
-    wrapped over two lines, the ``End of [the] Project Gutenberg's ...`` line that
-    precedes them, and the 1990s "SMALL PRINT" header with no START marker. A
-    ``Produced by ...`` paragraph right after the START marker and Gutenberg's 2017
-    "CONTENT NOTE" on copyright status go too. Text with
-    no marker at all is returned unchanged (minus surrounding blank lines).
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    lines = text.split("\n")
+def _header_end(lines: list[str]) -> int:
+    """Index of the first line after the header (0 when there is no header)."""
     n = len(lines)
+    window = min(n, max(800, n // 3))  # the header is in the first part of the file
+    # a footer line bounds the search: in short files (and 2002-2004 ones) the small print
+    # after the book must not be taken for the header's end
+    first_footer = next((i for i in range(window) if _END_RE.match(lines[i])), window)
     start = 0
-    # the header is in the first part of the file; the last start marker there wins
-    for i in range(min(n, max(800, n // 3))):
-        if _START_RE.match(lines[i]):
+    for i in range(first_footer):
+        # the header ends at its last marker, should there be more than one
+        if _START_RE.match(lines[i]) or _SMALL_PRINT_END_RE.match(lines[i]):
             start = i + 1
             # a START marker wrapped over two lines: skip the continuation
             if "***" in lines[i] and lines[i].count("*") < 6 and start < n and \
                     lines[start].strip().endswith("***"):
                 start += 1
+    return start
+
+
+def _skip_edition_notes(lines: list[str], start: int) -> int:
+    """Index of the book's first line: past the paragraphs about the e-text after the header."""
+    i, n = start, len(lines)
+    for _ in range(_MAX_EDITION_NOTES):
+        while i < n and (not lines[i].strip() or _STARS_RE.match(lines[i])):
+            i += 1
+        j = i
+        while j < n and lines[j].strip():
+            j += 1
+        # a "Title: ..." block is the book's title page (#32941 repeats title and author in
+        # the original script there, with the producers' credit below them)
+        if i == n or _TITLE_RE.match(lines[i]) or \
+                not _EDITION_NOTE_RE.search(" ".join(lines[i:j])):
+            break
+        i = j
+    return i
+
+
+def strip_headers(text: str) -> str:
+    """The body of a Gutenberg book, without its header, footer and licence.
+
+    Every era's layout: the 1990s "SMALL PRINT" licence before the book (no START marker),
+    the 2002-2004 files with the small print after it, ``*** START OF THE/THIS PROJECT
+    GUTENBERG EBOOK ... ***`` markers (also wrapped over two lines or without a space), the
+    ``End of [the] Project Gutenberg['s] ...`` line before the END marker, also in other
+    languages (``Ende dieses Projekt Gutenberg Etextes``), and the post-2020 short header.
+    The notes about the e-text right after the header go too (``Produced by ...``, a
+    repeated "Project Gutenberg Etext of" title banner, thanks to the library that lent
+    the scans), as does Gutenberg's 2017 "CONTENT NOTE" on copyright status. Text with no
+    marker at all is returned unchanged (minus surrounding blank lines).
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    lines = text.split("\n")
+    n = len(lines)
+    start = _header_end(lines)
     end = n
+    # the footer is in the last part of the file (a book may quote an "End of ..." line)
     for i in range(max(start, n - max(800, n // 3)), n):
         if _END_RE.match(lines[i]):
             end = i
             break
+    if start:
+        start = _skip_edition_notes(lines[:end], start)
     body = lines[start:end]
     # Gutenberg's own notes inside the body (the 2017 "CONTENT NOTE" on copyright status)
     for i, line in enumerate(body):
@@ -113,12 +173,8 @@ def strip_headers(text: str) -> str:
             break
     while body and not body[0].strip():
         body.pop(0)
-    if body and _PRODUCED_RE.match(body[0]):
-        while body and body[0].strip():
-            body.pop(0)
-    while body and not body[0].strip():
-        body.pop(0)
-    while body and not body[-1].strip():
+    # separators of asterisks before the footer belong to it ("***" then "End of ...")
+    while body and (not body[-1].strip() or (end < n and _STARS_RE.match(body[-1]))):
         body.pop()
     return "\n".join(body)
 
