@@ -42,7 +42,7 @@ from .textio import (
     display_path,
     remove_stale_temps,
 )
-from .vocab import Vocab, load_vocab
+from .vocab import Vocab, VocabMismatch, load_vocab
 
 __all__ = ["RunDir", "RunDirError", "RunLocked", "ResumePoint", "RUN_FILES"]
 
@@ -235,11 +235,11 @@ class RunDir:
         except (ValueError, KeyError, TypeError) as e:
             raise RunDirError(f"{display_path(self.vocab_file)} is damaged ({e}).") from e
         expected = fingerprint or self.read_config().get("vocab_fingerprint")
-        if expected and vocab.fingerprint() != expected:
-            raise RunDirError(
-                f"{display_path(self.vocab_file)} does not match the vocabulary this run was "
-                f"trained with (fingerprint {vocab.fingerprint()}, expected {expected}): the "
-                "file was changed. Restore it; ids would map to the wrong tokens.")
+        try:
+            vocab.check_fingerprint(expected, self.vocab_file, "config.json",
+                                    display_path(self.path))
+        except VocabMismatch as e:
+            raise RunDirError(str(e)) from None
         return vocab
 
     def write_vocab(self, vocab: Vocab) -> None:

@@ -22,14 +22,19 @@ from pathlib import Path
 import numpy as np
 
 from .documents import END, START, UNK, wrap
+from .errors import TextgenError
 from .textio import CorpusError, atomic_write_json
 
-__all__ = ["START", "END", "UNK", "Vocab", "CharVocab", "WordVocab", "load_vocab",
+__all__ = ["START", "END", "UNK", "VocabMismatch", "Vocab", "CharVocab", "WordVocab", "load_vocab",
            "wrap_documents"]
 
 # the special tokens and document wrapping belong to helpers.documents; these names
 # stay here because vocabularies are where most code meets them
 wrap_documents = wrap
+
+
+class VocabMismatch(TextgenError, ValueError):
+    """A vocabulary file is not the one its model was trained with."""
 
 
 class Vocab:
@@ -143,6 +148,19 @@ class Vocab:
         """Short hash of the token list: two vocabularies match iff these match."""
         blob = json.dumps([self.kind, self.tokens], ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def check_fingerprint(self, expected: str | None, vocab_file: str | os.PathLike,
+                          record: str, where: str = "") -> None:
+        """Refuse a vocabulary that is not the one a model was trained with: a
+        ``vocab.json`` with tokens reordered keeps its size and samples without complaint,
+        mapping ids to the wrong tokens. ``record`` names the file that holds
+        ``expected`` (a run's config.json, a bundle's meta.json)."""
+        if expected and self.fingerprint() != expected:
+            vocab_file = Path(vocab_file)
+            raise VocabMismatch(
+                f"{where + ': ' if where else ''}{vocab_file.name} does not match the "
+                f"vocabulary the model was trained with (fingerprint {self.fingerprint()}, "
+                f"{record} says {expected}); restore {vocab_file}, or re-export the model.")
 
     def to_dict(self) -> dict:
         return {

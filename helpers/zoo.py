@@ -38,8 +38,8 @@ from .vocab import Vocab, load_vocab
 if TYPE_CHECKING:  # Keras is imported where a Keras model is loaded or built, not here
     import keras
 
-__all__ = ["ZooError", "ZooModel", "available", "load", "load_run", "export_bundle",
-           "sha256_file", "render_card", "zoo_table"]
+__all__ = ["ZooError", "ZooModel", "available", "load", "load_run", "meta", "export_run",
+           "export_bundle", "sha256_file", "render_card", "zoo_table", "write_tables"]
 
 class ZooError(TextgenError, RuntimeError):
     """A pretrained model is missing, corrupt, or does not match its vocabulary."""
@@ -132,14 +132,12 @@ def _check_match(net, vocab: Vocab, where: str) -> None:
 
 def _check_fingerprint(vocab: Vocab, expected, vocab_file: Path, record: str,
                        where: str) -> None:
-    """A vocab.json with tokens reordered keeps its size and samples without complaint,
-    mapping ids to the wrong tokens: compare it with the fingerprint saved at training."""
-    if expected and vocab.fingerprint() != expected:
-        raise ZooError(
-            f"{where}: {vocab_file.name} does not match the vocabulary the model was trained "
-            f"with (fingerprint {vocab.fingerprint()}, {record} says {expected}); restore "
-            f"{vocab_file} (e.g. `git checkout -- zoo/`), or re-export the model."
-        )
+    from .vocab import VocabMismatch
+
+    try:
+        vocab.check_fingerprint(expected, vocab_file, record, where)
+    except VocabMismatch as e:
+        raise ZooError(f"{e} (for a bundle: `git checkout -- zoo/`)") from None
 
 
 def _load_keras(path: Path, where: str) -> keras.Model:
@@ -189,6 +187,17 @@ def _bundle_file(bundle: Path, fname, name: str) -> Path:
     return f
 
 
+def _bundle_path(name: str, zoo_dir: str | os.PathLike | None = None) -> Path:
+    """The folder of a bundle given by name (in the zoo) or by path; refused if absent."""
+    d = Path(zoo_dir or paths.zoo_dir())
+    path = Path(name) if os.sep in name or Path(name).is_dir() else d / name
+    if not (path / "meta.json").exists():
+        names = available(d)
+        hint = f" Available: {', '.join(names)}." if names else f" The zoo folder {d} is empty."
+        raise ZooError(f"No zoo model named {name!r}.{hint}")
+    return path
+
+
 def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = True,
          backend: bool = True) -> ZooModel:
     """Load a zoo bundle by name (or a path to a bundle folder), verifying checksums and
@@ -196,12 +205,7 @@ def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = Tru
 
     ``backend=False`` reads the network into the NumPy engine without importing Keras
     (fast; the returned model's ``.model`` is None, sampling is identical)."""
-    d = Path(zoo_dir or paths.zoo_dir())
-    path = Path(name) if os.sep in name or Path(name).is_dir() else d / name
-    if not (path / "meta.json").exists():
-        names = available(d)
-        hint = f" Available: {', '.join(names)}." if names else f" The zoo folder {d} is empty."
-        raise ZooError(f"No zoo model named {name!r}.{hint}")
+    path = _bundle_path(name, zoo_dir)
     try:
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
@@ -237,31 +241,74 @@ def load_run(run_dir: str | os.PathLike, which: str = "best", backend: bool = Tr
     """Load a model from a training run folder (``best.keras`` or ``last.keras``), its
     vocabulary checked against the fingerprint in the run's ``config.json``.
     ``backend=False``: as in :func:`load`."""
-    run_dir = Path(run_dir)
+    from .rundir import RunDir
+
+    run = RunDir(run_dir)
     try:
-        vocab = load_vocab(run_dir / "vocab.json")
-    except (FileNotFoundError, ValueError) as e:
-        raise ZooError(f"{run_dir}: {e}") from e
-    cfg_path = run_dir / "config.json"
-    try:
-        meta = json.loads(cfg_path.read_text(encoding="utf-8")) if cfg_path.exists() else {}
-    except json.JSONDecodeError as e:
-        raise ZooError(f"{run_dir}: config.json is corrupt ({e}).") from e
-    if not isinstance(meta, dict):
-        raise ZooError(f"{run_dir}: config.json is corrupt (not a JSON object).")
-    net = _load_net(run_dir / f"{which}.keras", str(run_dir), backend)
-    _check_match(net, vocab, str(run_dir))
-    _check_fingerprint(vocab, meta.get("vocab_fingerprint"), run_dir / "vocab.json",
-                       "config.json", str(run_dir))
+        meta = run.read_config()
+        vocab = run.read_vocab()
+    except TextgenError as e:  # damaged or mismatched files: one kind of error for loaders
+        raise ZooError(str(e)) from None
+    net = _load_net(run.model_file(which), str(run.path), backend)
+    _check_match(net, vocab, str(run.path))
     if backend:
-        return ZooModel(run_dir.name, net, vocab, meta, run_dir)
-    return ZooModel(run_dir.name, None, vocab, meta, run_dir, engine=net)
+        return ZooModel(run.path.name, net, vocab, meta, run.path)
+    return ZooModel(run.path.name, None, vocab, meta, run.path, engine=net)
+
+
+def meta(name: str, zoo_dir: str | os.PathLike | None = None) -> dict:
+    """A bundle's ``meta.json`` (card data, results, training history) without loading
+    the model: for plots and tables."""
+    path = _bundle_path(name, zoo_dir)
+    try:
+        return json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ZooError(f"{name}: meta.json is corrupt ({e}).") from e
+
+
+def export_run(run_dir: str | os.PathLike, name: str, zoo_dir: str | os.PathLike | None = None,
+               title: str | None = None, data: str = "", command: str = "", device: str = "",
+               prompt: str = "", val_text: str | None = None) -> ZooModel:
+    """Turn a training run into a zoo bundle ``<zoo_dir>/<name>``: its best model, the
+    results read from its history (and, with ``val_text``, the loss on that text's
+    validation split, as the run split it), samples at three temperatures, the card.
+    A run that started from a pretrained model names it on the card."""
+    from .evaluate import text_loss
+    from .rundir import RunDir
+
+    run = RunDir(run_dir)
+    m = load_run(run.path)
+    cfg = m.meta
+    history = run.read_history()
+    results: dict = {}
+    best = run.best_row()
+    if best is not None:
+        results = {"val_loss": best["val_loss"], "val_bits": best["val_bits"],
+                   "epoch": best["epoch"], "seconds_to_best": best["seconds"],
+                   "seconds_total": history[-1]["seconds"], "epochs_run": len(history)}
+    if val_text is not None:
+        vf = cfg.get("train", {}).get("val_fraction", 0.1)
+        results["val_loss_full_split"] = text_loss(m.model, m.vocab,
+                                                   val_text[int(len(val_text) * (1 - vf)):])
+    info = {"name": name, "title": title or name, "data": data, "command": command,
+            "device": device, "documents": cfg.get("documents"), "default_prompt": prompt,
+            "train": cfg.get("train", {}), "results": results, "backend": cfg.get("backend"),
+            "history": history}
+    if cfg.get("init_from"):
+        info["init_from"] = cfg["init_from"]
+    info["samples"] = {str(t): m.generator.generate(prompt, length=300, temperature=t, seed=1,
+                                                    unknown="unk")[0].full
+                       for t in (0.5, 0.8, 1.0)}
+    dest = Path(zoo_dir or paths.zoo_dir()) / name
+    export_bundle(m.model, m.vocab, dest, info)
+    return load(name, zoo_dir=dest.parent)
 
 
 def export_bundle(model: keras.Model, vocab: Vocab, dest: str | os.PathLike, meta: dict,
-                  card: str) -> Path:
+                  card: str | None = None) -> Path:
     """Write a zoo bundle: the weights in a fresh, uncompiled model (no optimizer
-    state), the vocabulary, ``meta.json`` with checksums, and the model card."""
+    state), the vocabulary, ``meta.json`` with checksums, and the model card (``card``,
+    or by default :func:`render_card` of the final meta), each file atomically."""
     from .model import build_model, config_of, count_params
 
     dest = Path(dest)
@@ -278,7 +325,7 @@ def export_bundle(model: keras.Model, vocab: Vocab, dest: str | os.PathLike, met
     meta["vocab_fingerprint"] = vocab.fingerprint()
     meta["sha256"] = {f: sha256_file(dest / f) for f in ("model.keras", "vocab.json")}
     atomic_write_json(dest / "meta.json", meta)
-    atomic_write_text(dest / "README.md", card)
+    atomic_write_text(dest / "README.md", render_card(meta) if card is None else card)
     return dest
 
 
@@ -291,6 +338,14 @@ def render_card(meta: dict) -> str:
     lines += [f"Load it: `helpers.zoo.load({meta.get('name')!r})`, or "
               f"`python -m helpers sample --zoo {meta.get('name')}`.", ""]
     lines += ["## Data", "", meta.get("data") or "(not recorded)", ""]
+    init = meta.get("init_from")
+    if init:  # a fine-tuned model: its own data above, where its weights began here
+        lines += ["## Started from", "",
+                  f"Fine-tuned from `{init.get('name')}` ({init.get('title') or init.get('kind')})"
+                  f", whose data was: {init.get('data') or '(not recorded)'}", "",
+                  f"- vocabulary: {init.get('vocab_before')} tokens, {init.get('added')} added "
+                  f"for this text ({init.get('new_tokens')}), {init.get('mapped_to_unknown'):,} "
+                  "occurrences mapped to the unknown token", ""]
     lines += ["## Model", "",
               f"- {cfg.get('layers')} x {str(cfg.get('cell', '')).upper()}({cfg.get('units')}), "
               f"embedding {cfg.get('embed_dim')}, dropout {cfg.get('dropout')}, "
@@ -336,8 +391,9 @@ def render_card(meta: dict) -> str:
     return "\n".join(lines)
 
 
-def zoo_table(zoo_dir: str | os.PathLike | None = None) -> str:
-    """A Markdown table of every bundle (for the README and zoo/README.md)."""
+def zoo_table(zoo_dir: str | os.PathLike | None = None, link_prefix: str = "") -> str:
+    """A Markdown table of every bundle, linking each card as ``<link_prefix><name>/README.md``
+    (``""`` from zoo/README.md, ``"zoo/"`` from the project README)."""
     d = Path(zoo_dir or paths.zoo_dir())
     rows = ["| model | what | network | params | size | validation loss | trained on |",
             "|---|---|---|---|---|---|---|"]
@@ -348,8 +404,35 @@ def zoo_table(zoo_dir: str | os.PathLike | None = None) -> str:
         size = (d / name / "model.keras").stat().st_size / 1e6
         dev = (m.get("device") or "").split(",")[0]
         rows.append(
-            f"| [`{name}`]({name}/README.md) | {m.get('title', name).split(' (')[0]} "
+            f"| [`{name}`]({link_prefix}{name}/README.md) | {m.get('title', name).split(' (')[0]} "
             f"| {c.get('layers')}×{str(c.get('cell', '')).upper()}({c.get('units')}) "
             f"| {m.get('params', 0) / 1e6:.2f}M | {size:.1f} MB "
             f"| {r.get('val_loss', float('nan')):.3f} nats/{unit} | {dev} |")
     return "\n".join(rows)
+
+
+TABLE_START, TABLE_END = "<!-- zoo table: python -m helpers zoo --write-tables -->", \
+    "<!-- end of zoo table -->"
+
+
+def write_tables(readmes: dict[str | os.PathLike, str] | None = None,
+                 zoo_dir: str | os.PathLike | None = None, check: bool = False) -> list[Path]:
+    """Put :func:`zoo_table` between the table markers of each README (by default the
+    project's README and zoo/README.md), so no table is pasted by hand. With ``check``,
+    write nothing and return the READMEs whose table differs."""
+    if readmes is None:
+        readmes = {paths.ROOT / "README.md": "zoo/", paths.zoo_dir() / "README.md": ""}
+    stale = []
+    for readme, prefix in readmes.items():
+        readme = Path(readme)
+        text = readme.read_text(encoding="utf-8")
+        if TABLE_START not in text or TABLE_END not in text:
+            raise ZooError(f"{readme} has no zoo table markers ({TABLE_START} ... {TABLE_END}).")
+        head, rest = text.split(TABLE_START, 1)
+        _, tail = rest.split(TABLE_END, 1)
+        new = f"{head}{TABLE_START}\n{zoo_table(zoo_dir, prefix)}\n{TABLE_END}{tail}"
+        if new != text:
+            stale.append(readme)
+            if not check:
+                atomic_write_text(readme, new)
+    return stale

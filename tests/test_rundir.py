@@ -40,8 +40,13 @@ def run(tmp_path, finished_run):
 
 
 def _cli(capsys, *argv) -> tuple[int, str]:
+    """Exit code and the ``error:`` line(s) of stderr (progress bars and notes aside);
+    an expected failure must give exactly one, and no traceback."""
     code = cli.main(list(argv))
-    return code, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, "".join(line + "\n" for line in err.replace("\r", "\n").splitlines()
+                         if line.startswith("error:"))
 
 
 def test_second_training_into_the_same_folder_is_refused_with_the_holders_pid(tmp_path, sonnets):

@@ -156,3 +156,43 @@ def test_run_folder_vocab_is_checked_against_its_fingerprint(tmp_path, backend):
     _swap_two_tokens(run / "vocab.json")
     with pytest.raises(zoo.ZooError, match="vocab.json does not match.*config.json says"):
         zoo.load_run(run, backend=backend)
+
+
+def test_export_run_makes_a_bundle_loaded_by_name(tmp_path, sonnets):
+    """The path that produced zoo/: a run folder exported, loaded back by name, its card
+    and results from the run's history; a fine-tuned run's card names its origin."""
+    from helpers.cli import main
+    from helpers.train import train
+
+    quick = {"seq_len": 32, "batch_size": 8, "steps_per_epoch": 3, "epochs": 2,
+             "samples_per_epoch": 0, "verbose": 0, "learning_rate": 1e-3, "warmup_steps": 1}
+    run = tmp_path / "run"
+    r = train(sonnets, run, init_from="novels_char", train_config=quick)
+    corpus = tmp_path / "sonnets.txt"
+    corpus.write_text(sonnets)
+    code = main(["export", str(run), "--name", "sonnets_ft", "--zoo-dir", str(tmp_path / "zoo"),
+                 "--data", "Shakespeare's sonnets 1-25", "--prompt", "When",
+                 "--val-text", str(corpus)])
+    assert code == 0
+    m = zoo.load("sonnets_ft", zoo_dir=tmp_path / "zoo")
+    assert m.vocab == r.vocab and m.meta["results"]["epochs_run"] == 2
+    assert m.meta["results"]["val_loss"] == pytest.approx(r.best_val_loss, abs=1e-4)
+    assert m.meta["results"]["val_loss_full_split"]["tokens"] > 0
+    card = (tmp_path / "zoo" / "sonnets_ft" / "README.md").read_text()
+    assert card == zoo.render_card(m.meta)  # written once, from the final meta
+    assert "Fine-tuned from `novels_char`" in card and "Shakespeare's sonnets 1-25" in card
+    fast = zoo.load("sonnets_ft", zoo_dir=tmp_path / "zoo", backend=False)
+    assert fast.generate("When", length=40, seed=2)[0].text == \
+        m.generate("When", length=40, seed=2)[0].text
+
+
+def test_readme_tables_are_generated_from_the_bundles(tmp_path):
+    assert zoo.write_tables(check=True) == []  # the committed tables match the bundles
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{zoo.TABLE_START}\n| stale |\n{zoo.TABLE_END}\nafter\n")
+    assert zoo.write_tables({readme: "zoo/"}, check=True) == [readme]
+    assert "| stale |" in readme.read_text()  # check writes nothing
+    zoo.write_tables({readme: "zoo/"})
+    text = readme.read_text()
+    assert "(zoo/novels_char/README.md)" in text and "| stale |" not in text
+    assert text.startswith("intro\n") and text.endswith("after\n")
