@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .settings import STATES_PER_CELL
+
 if TYPE_CHECKING:
     import keras
 
@@ -106,7 +108,7 @@ class NumpyRNN:
         """Zero state: ``[h, c]`` per LSTM layer, ``[h]`` per GRU layer."""
         out = []
         for c in self.cells:
-            out += [np.zeros((batch, c.units), np.float32)] * (2 if c.kind == "lstm" else 1)
+            out += [np.zeros((batch, c.units), np.float32)] * STATES_PER_CELL[c.kind]
         return out
 
     def step(self, tokens: np.ndarray, state: list[np.ndarray], record: dict | None = None):

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .settings import ModelConfig
+from .settings import STATES_PER_CELL, ModelConfig
 
 __all__ = ["CarryStateModel", "ModelConfig", "StepModel", "build_model", "build_step_model",
            "config_of", "count_params", "rnn_layers", "state_sizes"]
@@ -64,7 +64,7 @@ def config_of(model: keras.Model) -> ModelConfig:
 
 def n_states(layer) -> int:
     """State tensors of one recurrent layer: 2 for an LSTM (h, c), 1 for a GRU (h)."""
-    return 2 if isinstance(layer, layers.LSTM) else 1
+    return STATES_PER_CELL["lstm" if isinstance(layer, layers.LSTM) else "gru"]
 
 
 def state_sizes(model: keras.Model) -> list[int]:

@@ -23,6 +23,9 @@ __all__ = ["ModelConfig", "TrainConfig", "from_dict", "add_flags", "values_from_
            "check_choices"]
 
 CELLS = ("lstm", "gru")
+# recurrent state tensors per layer: an LSTM carries h and c, a GRU only h (the Keras
+# model, the NumPy engine and the carried-state trainer all read this one table)
+STATES_PER_CELL = {"lstm": 2, "gru": 1}
 
 
 def check_choices(obj: Any) -> None:

@@ -147,3 +147,12 @@ def test_default_client_takes_registered_books_through_the_registry(test_mirror,
                             "/gutenberg/cache/epub/100/pg100.txt"]
     g.text(84)
     assert len(requests) == 3  # cached
+
+
+def test_unwrap_paragraphs_joins_hard_wrapped_lines():
+    """How novels_word's corpus was made (its card cites it): one line per paragraph."""
+    from helpers.gutenberg import unwrap_paragraphs
+
+    text = "It is a truth\n  universally acknowledged,\nthat a man\n\n\n\nHowever little\nknown.\n"
+    assert unwrap_paragraphs(text) == ("It is a truth universally acknowledged, that a man\n\n"
+                                       "However little known.")
