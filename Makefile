@@ -7,8 +7,9 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 DSTAMP := $(VENV)/.installed-dev
+SSTAMP := $(VENV)/.installed-site
 
-.PHONY: demo test test-fast lint notebooks notebooks-quick bench setup setup-dev es-up es-down data gpu clean
+.PHONY: demo test test-fast lint notebooks notebooks-quick bench setup setup-dev es-up es-down data gpu clean site browser
 
 # the dependencies are listed once, in pyproject.toml; requirements*.txt name its extras
 $(STAMP): requirements.txt pyproject.toml
@@ -20,15 +21,31 @@ $(DSTAMP): $(STAMP) requirements-dev.txt
 	$(PIP) install -q -r requirements-dev.txt
 	touch $@
 
+$(SSTAMP): $(STAMP)
+	$(PIP) install -q -e ".[site]"
+	touch $@
+
 setup: $(STAMP)
-setup-dev: $(DSTAMP)
+setup-dev: $(DSTAMP) browser
+
+# tests/test_site.py reads the site in Debian's chromium (Playwright's own browser builds
+# are not used); installed as root, otherwise the test skips and says why
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the site's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium is not installed (needs root: apt-get install chromium); tests/test_site.py will skip"; fi; }
+
+site: $(SSTAMP)           ## the series as a static site in site/ (committed outputs, nothing executed)
+	$(BIN)/python docs/build.py --out site
 
 demo: $(STAMP)
 	$(BIN)/python -m helpers sample --zoo shakespeare_char --prompt "ROMEO:" \
 	  --temperature 0.7 --num 2 --length 500 --seed 0 --out generated/shakespeare_demo.txt
 
-test: $(DSTAMP)
-	$(BIN)/ruff check helpers tests bench
+test: $(DSTAMP) browser
+	$(BIN)/ruff check helpers tests bench docs
 	KERAS_BACKEND=torch $(BIN)/python -m pytest -q -m core -p no:cacheprovider
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -36,7 +53,7 @@ test-fast: $(DSTAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not notebooks"
 
 lint: $(DSTAMP)
-	$(BIN)/ruff check helpers tests bench
+	$(BIN)/ruff check helpers tests bench docs
 
 notebooks: $(DSTAMP)      ## full run, outputs committed
 	$(BIN)/python -m helpers.notebooks run --full --inplace
@@ -62,4 +79,4 @@ gpu: $(STAMP)             ## PyTorch with CUDA as this .venv's Keras backend (NV
 	$(BIN)/python -c "from helpers.workshop import setup; setup()"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site
