@@ -18,7 +18,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from .errors import TextgenError
 
@@ -110,7 +109,11 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--val-text", default=None, help="text to report the validation loss on")
     p.add_argument("--zoo-dir", default=None)
 
-    sub.add_parser("zoo", help="list the pretrained models")
+    p = sub.add_parser("zoo", help="list the pretrained models")
+    p.add_argument("--write-tables", action="store_true",
+                   help="regenerate the zoo table in README.md and zoo/README.md")
+    p.add_argument("--check-tables", action="store_true",
+                   help="exit 1 if a README's zoo table differs from the bundles")
 
     p = sub.add_parser("corpus", help="build a training text from a source",
                        description="Write a training text built from a source.")
@@ -132,18 +135,21 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     return ap
 
 
-def _load(args):
+def _load(args, backend: bool = True):
+    """The model of ``--zoo``/``--run``; ``backend=False`` reads it without Keras (NumPy
+    sampling only, no ``.model``), which starts in a fraction of a second."""
     from . import zoo
 
     if args.run:
-        return zoo.load_run(args.run)
-    return zoo.load(args.zoo or "shakespeare_char")
+        return zoo.load_run(args.run, backend=backend)
+    return zoo.load(args.zoo or "shakespeare_char", backend=backend)
 
 
 def cmd_sample(args) -> int:
     from .textio import atomic_write_text
 
-    m = _load(args)
+    # sampling runs on the NumPy engine: importing Keras would only delay the first character
+    m = _load(args, backend=False)
     print(f"# {m!r}", file=sys.stderr)
     t0 = time.perf_counter()
     samples = m.generate(
@@ -181,21 +187,36 @@ def _documents_flag(args) -> bool:
 
 
 def cmd_train(args) -> int:
+    from .corpus_cache import EncodedCorpus, encode_corpus
     from .settings import ModelConfig, TrainConfig, values_from_args
-    from .textio import read_texts
+    from .textio import display_path, read_texts
     from .train import train
     from .vocab import CharVocab, WordVocab
 
-    text = read_texts(args.corpus)
     if args.init_from:
-        return _fine_tune(args, text)
-    if args.word_level:
-        vocab = WordVocab.build(text, max_words=args.max_words, min_count=args.min_count)
+        return _fine_tune(args, read_texts(args.corpus))
+    t0 = time.perf_counter()
+    if os.environ.get("TEXTGEN_CORPUS_CACHE", "1") == "0":
+        # the whole text in memory, as before the cache (kept to compare, see bench/)
+        text = read_texts(args.corpus)
+        if args.word_level:
+            vocab = WordVocab.build(text, max_words=args.max_words, min_count=args.min_count)
+        else:
+            vocab = CharVocab.build(text, min_count=args.min_count)
+        corpus = EncodedCorpus.from_text(text, vocab)
+        how = "read into memory"
     else:
-        vocab = CharVocab.build(text, min_count=args.min_count)
+        # encoded once in chunks, memory-mapped, and reused by the next run on this corpus
+        corpus = encode_corpus(args.corpus, word_level=args.word_level,
+                               max_words=args.max_words, min_count=args.min_count)
+        vocab = corpus.vocab
+        how = (f"{'reused' if corpus.reused else 'encoded into'} "
+               f"{display_path(corpus.cache)}")
+    print(f"# corpus ready in {time.perf_counter() - t0:.2f} s: {len(corpus):,} tokens, "
+          f"{how}", file=sys.stderr, flush=True)
     mc = values_from_args(ModelConfig, args)
     tc = TrainConfig.from_dict(values_from_args(TrainConfig, args))
-    r = train(text, args.run_dir, mc, tc, vocab=vocab, documents=_documents_flag(args),
+    r = train(corpus, args.run_dir, mc, tc, vocab=vocab, documents=_documents_flag(args),
               resume=not args.fresh, resume_from=args.resume_from, prompt=args.prompt)
     print(r)
     return 0
@@ -236,46 +257,27 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .evaluate import text_loss
-    from .paths import zoo_dir
-    from .textio import read_text
-    from .zoo import export_bundle, load_run, render_card
+    from .textio import display_path, read_text
+    from .zoo import export_run
 
-    m = load_run(args.run_dir)
-    cfg = m.meta
-    hist_p = Path(args.run_dir) / "history.json"
-    history = json.loads(hist_p.read_text()) if hist_p.exists() else []
-    results = {}
-    if history:
-        best = min(history, key=lambda h: h["val_loss"])
-        results = {"val_loss": best["val_loss"], "val_bits": best["val_bits"],
-                   "epoch": best["epoch"], "seconds_to_best": best["seconds"],
-                   "seconds_total": history[-1]["seconds"], "epochs_run": len(history)}
-    if args.val_text:
-        vt = read_text(args.val_text)
-        vf = cfg.get("train", {}).get("val_fraction", 0.1)
-        results["val_loss_full_split"] = text_loss(m.model, m.vocab, vt[int(len(vt) * (1 - vf)):])
-    meta = {"name": args.name, "title": args.title or args.name, "data": args.data,
-            "command": args.command, "device": args.device, "documents": cfg.get("documents"),
-            "default_prompt": args.prompt, "train": cfg.get("train", {}), "results": results,
-            "backend": cfg.get("backend"), "history": history}
-    samples = {t: m.generator.generate(args.prompt, length=300, temperature=t, seed=1,
-                                       unknown="unk")[0].full for t in (0.5, 0.8, 1.0)}
-    meta["samples"] = {str(k): v for k, v in samples.items()}
-    dest = Path(args.zoo_dir or zoo_dir()) / args.name
-    export_bundle(m.model, m.vocab, dest, meta, "")
-    from .zoo import load
-
-    bundle = load(args.name, zoo_dir=dest.parent)
-    (dest / "README.md").write_text(render_card(bundle.meta), encoding="utf-8")
-    print(f"exported {bundle!r} to {dest}")
+    bundle = export_run(args.run_dir, args.name, zoo_dir=args.zoo_dir, title=args.title,
+                        data=args.data, command=args.command, device=args.device,
+                        prompt=args.prompt,
+                        val_text=read_text(args.val_text) if args.val_text else None)
+    print(f"exported {bundle!r} to {display_path(bundle.path)}")
     return 0
 
 
 def cmd_zoo(args) -> int:
     from .paths import zoo_dir
     from .textio import display_path
-    from .zoo import available, load
+    from .zoo import available, load, write_tables
+
+    if args.write_tables or args.check_tables:
+        stale = write_tables(check=args.check_tables)
+        for readme in stale:
+            print(f"{'stale' if args.check_tables else 'updated'}: {display_path(readme)}")
+        return 1 if args.check_tables and stale else 0
 
     names = available()
     if not names:
@@ -355,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    if args.subcommand not in ("data", "corpus"):  # those two never need Keras
+    if args.subcommand not in ("data", "corpus", "sample"):  # those three never need Keras
         from .workshop import quiet_backend_start
 
         quiet_backend_start()

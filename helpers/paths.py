@@ -7,6 +7,7 @@ function           environment variable      default
 :func:`zoo_dir`    ``TEXTGEN_ZOO``           ``zoo/`` (pretrained bundles)
 :func:`generated`  ``TEXTGEN_GENERATED``     ``generated/`` (samples, figures, pages)
 :func:`runs_dir`   ``TEXTGEN_RUNS``          ``runs/`` (training run folders, git-ignored)
+:func:`encoded`    ``TEXTGEN_ENCODED``       ``data/encoded/`` (corpora encoded for training)
 :func:`mirror`     ``TEXTGEN_MIRROR``        none: every download goes to its public source
 =================  ========================  =================================================
 
@@ -19,7 +20,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["ROOT", "NOTEBOOK_DIR", "data_dir", "zoo_dir", "generated", "runs_dir", "mirror"]
+__all__ = ["ROOT", "NOTEBOOK_DIR", "data_dir", "zoo_dir", "generated", "runs_dir", "encoded",
+           "mirror"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -50,6 +52,12 @@ def generated() -> Path:
 def runs_dir() -> Path:
     """Where training runs go by default: ``$TEXTGEN_RUNS`` or ``runs/``."""
     return _env_path("TEXTGEN_RUNS", ROOT / "runs")
+
+
+def encoded() -> Path:
+    """The cache of encoded corpora (:mod:`helpers.corpus_cache`): ``$TEXTGEN_ENCODED`` or
+    ``encoded/`` inside :func:`data_dir`. Safe to delete: it is rebuilt on the next run."""
+    return _env_path("TEXTGEN_ENCODED", data_dir() / "encoded")
 
 
 def mirror() -> str | None:

@@ -31,6 +31,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .corpus_cache import EncodedCorpus
 from .model import CarryStateModel, build_model, config_of, count_params
 from .rundir import RunDir, RunDirError
 from .settings import ModelConfig, TrainConfig
@@ -268,7 +269,7 @@ def _plan(model: keras.Model, tc: TrainConfig, train_ids: np.ndarray, val: Seque
 
 
 def train(
-    text: str,
+    text: str | EncodedCorpus,
     run_dir: str | os.PathLike = "runs/latest",
     model_config: ModelConfig | dict | None = None,
     train_config: TrainConfig | dict | None = None,
@@ -285,7 +286,10 @@ def train(
     """Train (or resume training) a model on ``text``; see the module docstring.
 
     Args:
-        text: the corpus.
+        text: the corpus: a string, or an :class:`~helpers.corpus_cache.EncodedCorpus`
+            (from :func:`~helpers.corpus_cache.encode_corpus`, ids and vocabulary, which
+            may be a memory map of a corpus larger than memory: the splits and windows
+            read it in place).
         run_dir: where checkpoints, vocabulary and history go. If it holds an
             unfinished run with the same vocabulary, training continues from it.
         model_config: network sizes (``vocab_size`` is filled in for you).
@@ -326,6 +330,12 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
     if data_parallel:
         enable_data_parallel(tc.batch_size)
 
+    corpus = text if isinstance(text, EncodedCorpus) else None
+    if corpus is not None:
+        if vocab is not None and vocab != corpus.vocab:
+            raise ValueError("The corpus was encoded with another vocabulary: encode it with "
+                             "this one (encode_corpus(path, vocab)) or leave vocab out.")
+        vocab = corpus.vocab
     point = run.resume_point(resume_from) if resume else None
     if not resume:
         moved = run.set_aside()
@@ -339,6 +349,9 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
         vocab = saved_vocab
     start = None
     if point is None and init_from is not None:
+        if corpus is not None:
+            raise ValueError("init_from needs the corpus as text (the pretrained vocabulary "
+                             "grows from it): pass the string, not an EncodedCorpus.")
         if vocab is not None:
             raise ValueError("Give either vocab or init_from: a pretrained model brings "
                              "its own vocabulary.")
@@ -353,7 +366,8 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
               f"token(s) added to the vocabulary{f' ({shown!r})' if i['added'] else ''}; "
               f"{i['mapped_to_unknown']:,} occurrence(s) mapped to the unknown token.")
     vocab = vocab or CharVocab.build(text)
-    ids = prepare_ids(text, vocab)
+    # an encoded corpus may be a memory map: the splits below are views of it, not copies
+    ids = corpus.ids if corpus is not None else prepare_ids(text, vocab)
     train_ids, val_ids = split_ids(ids, tc.val_fraction)
     if tc.val_max_tokens and len(val_ids) > tc.val_max_tokens:
         val_ids = val_ids[: tc.val_max_tokens]

@@ -1,0 +1,593 @@
+"""Corpora larger than memory: encode a text file (or folder) once, in chunks, into a
+memory-mapped ``.npy`` array of token ids that later runs reuse.
+
+>>> corpus = encode_corpus("big.txt")            # doctest: +SKIP
+>>> corpus.ids[:10], corpus.vocab                # a read-only np.memmap  # doctest: +SKIP
+
+:func:`encode_corpus` reads the corpus a few MB at a time and decodes each file
+incrementally by the rules of :func:`helpers.textio.read_texts` (UTF-8 with or without a
+BOM, UTF-16 with a BOM, else Windows-1252 and then Latin-1; ``\\r\\n`` and ``\\r`` become
+``\\n``; binary and blank files are refused, or skipped inside a folder; a folder's files
+are joined by a blank line). Without a vocabulary it counts one in a first pass; a second
+pass writes the ids to a ``.npy`` file (temporary file + rename, so a killed run leaves
+nothing half-written). The result's ``ids`` is a read-only memory map: training cuts its
+windows straight from the file and the operating system keeps only the pages it reads.
+
+The file is kept in :func:`helpers.paths.encoded` with a JSON note beside it (every
+file's absolute path, size, modification time and a hash of its first and last MB, the
+vocabulary's fingerprint and the format version) and the vocabulary as JSON, so the next
+run on the same corpus maps the array in well under a second. A corpus that changed is
+encoded again; so is a cached array that is truncated or damaged, with a one-line note.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import json
+import mmap
+import os
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import paths
+from .textio import (
+    TEXT_SUFFIXES,
+    CorpusError,
+    _looks_binary,
+    atomic_path,
+    atomic_write_json,
+    display_path,
+)
+from .vocab import END, START, UNK, CharVocab, Vocab, WordVocab, load_vocab
+
+__all__ = ["EncodedCorpus", "encode_corpus", "corpus_files", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+CHUNK_BYTES = 4 << 20  # bytes read at a time: small next to the corpus, big enough to be fast
+_COUNT_CHARS = 1 << 20  # characters counted at a time (their UTF-32 copy is 4 bytes each)
+_EDGE_BYTES = 1 << 20  # the first and last MB of each file are hashed into the cache key
+_SNIFF_BYTES = 65536  # what decode_text inspects for binary content
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+@dataclass(eq=False)
+class EncodedCorpus:
+    """A corpus as token ids and the vocabulary that encoded them.
+
+    ``ids`` is a read-only ``np.memmap`` of ``cache`` when it came from
+    :func:`encode_corpus`, or an ordinary array (``cache`` is None) from :meth:`from_text`.
+    :func:`helpers.train.train` accepts it in place of the text.
+    """
+
+    ids: np.ndarray
+    vocab: Vocab
+    source: Path | None = None
+    cache: Path | None = None
+    reused: bool = False  # mapped from an earlier run's file, nothing encoded
+    seconds: float = 0.0  # spent reading, encoding or mapping
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        where = f", cache={display_path(self.cache)!r}" if self.cache is not None else ""
+        return (f"EncodedCorpus(tokens={len(self.ids):,}, vocab={type(self.vocab).__name__}"
+                f"(size={len(self.vocab)}){where}, reused={self.reused})")
+
+    @classmethod
+    def from_text(cls, text: str, vocab: Vocab | None = None) -> EncodedCorpus:
+        """Encode ``text`` in memory (a character vocabulary is built when none is given)."""
+        t0 = time.perf_counter()
+        if not text or not text.strip():
+            raise CorpusError("The corpus is empty: nothing to train on.")
+        vocab = vocab or CharVocab.build(text)
+        return cls(vocab.encode(text, errors="unk"), vocab,
+                   seconds=time.perf_counter() - t0)
+
+
+def corpus_files(path: str | os.PathLike, suffixes: tuple[str, ...] = TEXT_SUFFIXES
+                 ) -> list[Path]:
+    """The files :func:`helpers.textio.read_texts` reads for ``path``, in its order: the
+    file itself, or a folder's text files (by suffix, no hidden files or corpus notes)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"No such file or folder: {path}")
+    # the same filter as read_texts: the two must agree for the ids to match its text
+    return [f for f in sorted(p for p in path.rglob("*") if p.is_file())
+            if not f.name.startswith(".") and f.suffix.lower() in suffixes
+            and not f.name.endswith(".corpus.json")]
+
+
+# --- reading in chunks ----------------------------------------------------------------
+
+
+def _encodings(head: bytes) -> tuple[str, ...]:
+    """The codecs to try, in order, for a file starting with ``head`` (decode_text's)."""
+    if head.startswith(_UTF16_BOMS):
+        return ("utf-16",)
+    return ("utf-8-sig", "cp1252", "latin-1")
+
+
+def _pieces(f: Path, encoding: str, chunk_bytes: int, on_bytes: Callable[[int], None]
+            ) -> Iterator[str]:
+    """Decoded text of ``f`` in pieces with ``\\n`` line ends; raises UnicodeDecodeError."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    held = ""  # a final "\r" waits for the next chunk, which may start with its "\n"
+    with open(f, "rb") as fh:
+        while True:
+            data = fh.read(chunk_bytes)
+            on_bytes(len(data))
+            final = not data
+            text = held + decoder.decode(data, final=final)
+            held = ""
+            if not final and text.endswith("\r"):
+                text, held = text[:-1], "\r"
+            if text:
+                yield text.replace("\r\n", "\n").replace("\r", "\n")
+            if final:
+                return
+
+
+class _Sink:
+    """Receives the corpus text piece by piece. With ``lines`` it hands on whole lines
+    only (the rest waits for the next piece), for tokenizers that never join tokens across
+    a newline. ``mark``/``rewind`` undo a file whose decoding failed half-way."""
+
+    lines = False
+
+    def __init__(self):
+        self._rest = ""
+
+    def write(self, text: str) -> None:
+        if self.lines:
+            text = self._rest + text
+            cut = text.rfind("\n") + 1
+            text, self._rest = text[:cut], text[cut:]
+        if text:
+            self._take(text)
+
+    def finish(self) -> None:
+        if self._rest:
+            self._take(self._rest)
+            self._rest = ""
+
+    def _take(self, text: str) -> None:
+        raise NotImplementedError
+
+    def mark(self):
+        raise NotImplementedError
+
+    def rewind(self, token) -> None:
+        raise NotImplementedError
+
+
+class _CharCounter(_Sink):
+    """Counts characters, in order of first appearance (as ``collections.Counter`` does)."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts: dict[str, int] = {}
+        self._stage: dict[str, int] = {}  # the file being read, merged once it decoded
+
+    def _take(self, text: str) -> None:
+        stage = self._stage
+        for i in range(0, len(text), _COUNT_CHARS):
+            piece = text[i:i + _COUNT_CHARS]
+            # a histogram of code points counts a MB of text in about a millisecond
+            hist = np.bincount(np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32))
+            present = np.flatnonzero(hist)
+            new = [c for c in map(chr, present.tolist()) if c not in stage]
+            new.sort(key=piece.find)  # first appearance; a handful of characters
+            for c in new:
+                stage[c] = 0
+            for cp, n in zip(present.tolist(), hist[present].tolist(), strict=True):
+                stage[chr(cp)] += n
+
+    def mark(self):
+        self._commit()
+        return self._rest
+
+    def rewind(self, token) -> None:
+        self._stage, self._rest = {}, token
+
+    def _commit(self) -> None:
+        for c, n in self._stage.items():
+            self.counts[c] = self.counts.get(c, 0) + n
+        self._stage = {}
+
+    def vocab(self, min_count: int) -> CharVocab:
+        """What ``CharVocab.build(text, min_count)`` makes of the same text."""
+        self.finish()
+        self._commit()
+        if not self.counts:
+            raise CorpusError("Cannot build a vocabulary from an empty corpus.")
+        kept = sorted(c for c, n in self.counts.items()
+                      if n >= min_count and c not in (START, END, UNK))
+        return CharVocab([START, END, UNK] + kept, counts=self.counts)
+
+
+class _WordCounter(_Sink):
+    """Counts the tokens of :class:`WordVocab`, whole lines at a time."""
+
+    lines = True
+
+    def __init__(self):
+        super().__init__()
+        self._probe = WordVocab(["<unk>", "<s>", "</s>"])
+        self.counts: Counter = Counter()
+        self._stage: Counter = Counter()
+
+    def _take(self, text: str) -> None:
+        self._stage.update(self._probe.tokenize(text))
+
+    def mark(self):
+        self.counts.update(self._stage)
+        self._stage = Counter()
+        return self._rest
+
+    def rewind(self, token) -> None:
+        self._stage, self._rest = Counter(), token
+
+    def vocab(self, max_words: int, min_count: int) -> WordVocab:
+        """What ``WordVocab.build(text, max_words, min_count)`` makes of the same text."""
+        self.finish()
+        self.mark()
+        counts = self.counts
+        for s in ("<unk>", "<s>", "</s>"):
+            counts.pop(s, None)
+        kept = [w for w, n in counts.most_common(max(0, max_words - 3)) if n >= min_count]
+        return WordVocab(["<unk>", "<s>", "</s>"] + kept, counts=dict(counts))
+
+
+class _IdWriter(_Sink):
+    """Appends the ids of the text to an open ``.npy`` file after its header."""
+
+    def __init__(self, fh, vocab: Vocab, header_bytes: int):
+        super().__init__()
+        self.fh, self.vocab, self.header = fh, vocab, header_bytes
+        self.lines = type(vocab).tokenize is not CharVocab.tokenize
+        self.itemsize = vocab.dtype.itemsize
+        self.n = 0
+
+    def _take(self, text: str) -> None:
+        ids = self.vocab.encode(text, errors="unk")
+        self.fh.write(memoryview(ids))
+        self.n += len(ids)
+
+    def mark(self):
+        return self.n, self._rest
+
+    def rewind(self, token) -> None:
+        self.n, self._rest = token
+        self.fh.seek(self.header + self.n * self.itemsize)
+        self.fh.truncate()
+
+
+class _Bytes:
+    """Progress in bytes read (a tqdm bar, or nothing)."""
+
+    def __init__(self, total: int, desc: str, show: bool):
+        self.bar = None
+        if show:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True,
+                            unit_divisor=1024, file=sys.stderr)
+
+    def __call__(self, n: int) -> None:
+        if self.bar is not None and n:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _stream(src: Path, files: list[Path], sink: _Sink, chunk_bytes: int, separator: str,
+            progress: _Bytes, plan: dict[Path, str] | None = None) -> dict[Path, str]:
+    """Feed ``sink`` the text ``read_texts`` would return, file by file; returns the codec
+    of every file that made it in (a second pass then needs no guessing)."""
+    single = src.is_file()
+    used: dict[Path, str] = {}
+    skipped: list[str] = []
+    for f in files:
+        with open(f, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+        if not head.startswith(_UTF16_BOMS) and _looks_binary(head):
+            if single:
+                raise CorpusError(
+                    f"{display_path(f)} looks like a binary file, not text (it has NUL or "
+                    "control bytes). Give a plain-text file (.txt, .md, .py, .csv, ...).")
+            skipped.append(f.name)
+            continue
+        codecs_to_try = (plan[f],) if plan is not None else _encodings(head)
+        for k, encoding in enumerate(codecs_to_try):
+            token, consumed = sink.mark(), [0]
+
+            def on_bytes(n: int, consumed=consumed) -> None:
+                consumed[0] += n
+                progress(n)
+
+            content, pending = False, []
+            try:
+                for piece in _pieces(f, encoding, chunk_bytes, on_bytes):
+                    if not content:
+                        # a blank file is skipped, so its leading whitespace waits until
+                        # something else shows up (and with it the separator)
+                        if not piece.strip():
+                            pending.append(piece)
+                            continue
+                        content = True
+                        if used:
+                            sink.write(separator)
+                        for p in pending:
+                            sink.write(p)
+                        pending = []
+                    sink.write(piece)
+                break
+            except UnicodeDecodeError:
+                # not this codec after all (as decode_text: UTF-8, then cp1252, then Latin-1)
+                sink.rewind(token)
+                progress(-consumed[0])
+                if k == len(codecs_to_try) - 1:
+                    raise
+        if not content:
+            if single:
+                raise CorpusError(f"{f} is empty: a corpus needs some text to learn from.")
+            skipped.append(f.name)
+            continue
+        used[f] = encoding
+    if not used:
+        extra = f" (skipped as binary or empty: {', '.join(skipped[:5])})" if skipped else ""
+        raise CorpusError(f"No text files found under {src}{extra}.")
+    sink.finish()
+    return used
+
+
+# --- the cache -------------------------------------------------------------------------
+
+
+def _edge_hash(f: Path, size: int) -> str:
+    """SHA-256 of the first and last MB: catches an edit that kept size and time."""
+    h = hashlib.sha256()
+    with open(f, "rb") as fh:
+        h.update(fh.read(_EDGE_BYTES))
+        if size > _EDGE_BYTES:
+            fh.seek(max(_EDGE_BYTES, size - _EDGE_BYTES))
+            h.update(fh.read(_EDGE_BYTES))
+    return h.hexdigest()[:32]
+
+
+def _signature(files: list[Path]) -> list[list]:
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append([str(f.resolve()), st.st_size, st.st_mtime_ns, _edge_hash(f, st.st_size)])
+    return out
+
+
+def _header(dtype: np.dtype, n: int) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": (n,)})
+    return buf.getvalue()
+
+
+def _npy_problem(npy: Path, tokens: int, dtype: np.dtype) -> str | None:
+    """Why the cached array cannot be used as is (None when it can)."""
+    try:
+        with open(npy, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, fortran, dt = read(fh)
+            offset, size = fh.tell(), os.fstat(fh.fileno()).st_size
+    except (OSError, ValueError) as e:
+        return f"cannot be read ({e})"
+    if shape != (tokens,) or fortran or dt != dtype:
+        return "does not match its note"
+    need = offset + tokens * dt.itemsize
+    if size != need:
+        return f"is truncated ({size:,} of {need:,} bytes)" if size < need else "is damaged"
+    return None
+
+
+def _map(npy: Path) -> np.ndarray:
+    """The ids of ``npy`` as a read-only memory map, set up for reading at random places.
+
+    Training reads short windows at random offsets. By default the kernel reads ahead
+    around every page fault and maps whole large page-cache folios (up to 2 MB) into the
+    process, so a few hundred windows would put hundreds of MB of the file into the
+    resident set. Dropping the file's cached pages first (they are clean once written)
+    and advising random access keeps that to about a page per window; the pages read stay
+    cached for the next batches.
+    """
+    if hasattr(os, "posix_fadvise"):
+        fd = os.open(npy, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass  # only advice: some file systems ignore it
+        finally:
+            os.close(fd)
+    ids = np.load(npy, mmap_mode="r")
+    mapping = getattr(ids, "_mmap", None)  # np.memmap's mmap object
+    if mapping is not None and hasattr(mmap, "MADV_RANDOM"):
+        try:
+            mapping.madvise(mmap.MADV_RANDOM)
+        except OSError:
+            pass
+    return ids
+
+
+def _remove_stale_temps(folder: Path, names: tuple[str, ...], age_s: float = 3600) -> None:
+    """Delete temporary files a killed encoding left behind. Only old ones: a training
+    started beside this one may be writing its own right now (an encoding in progress
+    writes all the time, so its file is never an hour old)."""
+    now = time.time()
+    for name in names:
+        for tmp in folder.glob(f".{name}.*"):
+            try:
+                if now - tmp.stat().st_mtime > age_s:
+                    tmp.unlink()
+            except OSError:
+                pass  # gone already, or not ours to delete
+
+
+def _note(msg: str) -> None:
+    print(f"note: {msg}", file=sys.stderr, flush=True)
+
+
+def _vocab_spec(vocab: Vocab | None, word_level: bool, max_words: int, min_count: int
+                ) -> dict:
+    """What decides the vocabulary: the given one, or how the counted one is made."""
+    if vocab is not None:
+        return {"given": vocab.fingerprint(), "kind": vocab.kind}
+    if word_level:
+        return {"kind": "word", "max_words": max_words, "min_count": min_count}
+    return {"kind": "char", "min_count": min_count}
+
+
+def _streamable(vocab: Vocab) -> bool:
+    """Tokenizers known to cut nothing across a newline can read the corpus in chunks."""
+    return type(vocab).tokenize in (CharVocab.tokenize, WordVocab.tokenize)
+
+
+def _cached(npy: Path, meta_p: Path, vocab_p: Path, key: dict, vocab: Vocab | None
+            ) -> tuple[np.ndarray, Vocab] | None:
+    if not (npy.exists() and meta_p.exists()):
+        return None
+    try:
+        meta = json.loads(meta_p.read_text(encoding="utf-8"))
+        cached_vocab = vocab if vocab is not None else load_vocab(vocab_p)
+    except (OSError, ValueError) as e:
+        _note(f"the cached encoding {display_path(meta_p)} cannot be read ({e}); "
+              "encoding the corpus again.")
+        return None
+    if not isinstance(meta, dict) or {k: meta.get(k) for k in key} != key:
+        if isinstance(meta, dict) and meta.get("format") == FORMAT_VERSION:
+            _note("the corpus changed since it was encoded; encoding it again.")
+        return None
+    if cached_vocab.fingerprint() != meta.get("vocab_fingerprint"):
+        _note(f"{display_path(vocab_p)} does not match its note; encoding the corpus again.")
+        return None
+    problem = _npy_problem(npy, int(meta.get("tokens", -1)), cached_vocab.dtype)
+    if problem:
+        _note(f"the cached encoding {display_path(npy)} {problem}; encoding the corpus again.")
+        return None
+    return _map(npy), cached_vocab
+
+
+def encode_corpus(
+    path: str | os.PathLike,
+    vocab: Vocab | None = None,
+    *,
+    word_level: bool = False,
+    max_words: int = 10000,
+    min_count: int = 1,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    chunk_bytes: int = CHUNK_BYTES,
+    suffixes: tuple[str, ...] = TEXT_SUFFIXES,
+    separator: str = "\n\n",
+) -> EncodedCorpus:
+    """Encode a text file or folder into a memory-mapped array of ids, cached on disk.
+
+    The ids equal ``vocab.encode(read_texts(path, suffixes, separator))`` (unknown tokens
+    become the unknown token), computed ``chunk_bytes`` at a time so that memory stays
+    small whatever the corpus size.
+
+    Args:
+        path: a text file, or a folder of text files (read as :func:`read_texts` does).
+        vocab: the vocabulary to encode with. Without one, a first pass counts
+            ``CharVocab.build(text, min_count)`` (or with ``word_level``,
+            ``WordVocab.build(text, max_words, min_count)``), and a rerun reuses it.
+        cache_dir: where the ``.npy``, its note and the vocabulary go (default
+            :func:`helpers.paths.encoded`).
+        progress: show progress bars (bytes read).
+
+    Word-level corpora are streamed too: :class:`WordVocab` never joins tokens across a
+    newline, so its tokenizer gets whole lines (a file with no newline is then held in
+    memory as a whole). A vocabulary with another tokenizer reads the whole corpus at
+    once, as ``read_texts`` does, and only the result is cached.
+    """
+    t0 = time.perf_counter()
+    src = Path(path)
+    if chunk_bytes < 1:
+        raise ValueError("chunk_bytes must be at least 1")
+    files = corpus_files(src, suffixes)
+    if not files:
+        raise CorpusError(f"No text files found under {src}.")
+    spec = _vocab_spec(vocab, word_level, max_words, min_count)
+    key = {"format": FORMAT_VERSION, "spec": spec, "separator": separator,
+           "suffixes": list(suffixes), "files": _signature(files)}
+    name = hashlib.sha256(json.dumps(
+        [str(src.resolve()), spec, separator, list(suffixes)]).encode()).hexdigest()[:16]
+    folder = Path(cache_dir) if cache_dir is not None else paths.encoded()
+    stem = f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', src.name)[:40]}-{name}"
+    npy, meta_p, vocab_p = (folder / f"{stem}.npy", folder / f"{stem}.json",
+                            folder / f"{stem}.vocab.json")
+
+    hit = _cached(npy, meta_p, vocab_p, key, vocab)
+    if hit is not None:
+        return EncodedCorpus(hit[0], hit[1], src, npy, reused=True,
+                             seconds=time.perf_counter() - t0)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(folder, (npy.name, meta_p.name, vocab_p.name))
+    total = sum(s[1] for s in key["files"])  # bytes, for the progress bars
+    plan = None
+    if vocab is None:  # first pass: count the vocabulary
+        counter = _WordCounter() if word_level else _CharCounter()
+        bar = _Bytes(total, f"counting {src.name}", progress)
+        try:
+            plan = _stream(src, files, counter, chunk_bytes, separator, bar)
+        finally:
+            bar.close()
+        vocab = (counter.vocab(max_words, min_count) if word_level
+                 else counter.vocab(min_count))
+
+    header = _header(vocab.dtype, 0)
+    with atomic_path(npy) as tmp, open(tmp, "wb") as fh:
+        fh.write(header)  # a placeholder: the length is known at the end
+        if _streamable(vocab):
+            writer = _IdWriter(fh, vocab, len(header))
+            bar = _Bytes(total, f"encoding {src.name}", progress)
+            try:
+                # the second pass reads only the files the first one kept, with their codec
+                _stream(src, files if plan is None else list(plan), writer, chunk_bytes,
+                        separator, bar, plan)
+                writer.finish()
+            finally:
+                bar.close()
+            n = writer.n
+        else:
+            from .textio import read_texts
+
+            ids = vocab.encode(read_texts(src, suffixes, separator), errors="unk")
+            fh.write(memoryview(np.ascontiguousarray(ids, dtype=vocab.dtype)))
+            n = len(ids)
+        final = _header(vocab.dtype, n)
+        # numpy pads the header for any length of a 1-D shape, so it fits the placeholder
+        if len(final) != len(header):
+            raise RuntimeError("the .npy header changed size")
+        fh.seek(0)
+        fh.write(final)
+    # the note goes last: it vouches for the array and the vocabulary written before it
+    vocab.save(vocab_p)
+    atomic_write_json(meta_p, {**key, "vocab_fingerprint": vocab.fingerprint(), "tokens": n,
+                               "dtype": vocab.dtype.name, "source": str(src.resolve())})
+    return EncodedCorpus(_map(npy), vocab, src, npy, reused=False,
+                         seconds=time.perf_counter() - t0)
