@@ -152,17 +152,25 @@ class NgramIndex:
         return self._sa
 
     def longest_copied(self, text: str, max_n: int = 2000) -> tuple[int, str]:
-        """Length and text of the longest substring of ``text`` found in the corpus.
+        """Length and text of the longest substring of ``text`` found in the corpus
+        (:meth:`longest_copy` also says where it is in both).
 
         For every start in ``text``, the longest prefix that occurs in the corpus is found
         by a binary search among the sorted suffixes of the corpus (it is shared with one
         of the two suffixes next to where the prefix would be inserted): O(len(text) x
         log(len(corpus))) comparisons, milliseconds for a 1,000-character sample.
         """
+        found = self.longest_copy(text, max_n)
+        return found["length"], found["text"]
+
+    def longest_copy(self, text: str, max_n: int = 2000) -> dict:
+        """The longest substring of ``text`` that occurs in the corpus, and where:
+        ``{"length", "text", "sample_start", "corpus_start", "corpus_line"}`` (character
+        offsets; the corpus position is one of its occurrences)."""
         sa = self.suffix_array()
         corpus, n = self._bytes, len(self._bytes)
         t = text.encode("utf-8")
-        best, best_text = 0, ""
+        best, best_text, where = 0, "", (0, 0)
         for i in range(len(t)):
             if t[i] & 0xC0 == 0x80 or len(t) - i <= best:
                 continue  # not the start of a character, or cannot beat the best
@@ -180,8 +188,13 @@ class NgramIndex:
                     # a match may end inside a multi-byte character: whole characters only
                     chars = common.decode("utf-8", "ignore")
                     if len(chars) > best:
-                        best, best_text = len(chars), chars
-        return min(best, max_n), best_text[:max_n]
+                        best, best_text, where = len(chars), chars, (i, int(sa[k]))
+        # byte offsets to character offsets (once, for the winner only)
+        sample_start = len(t[:where[0]].decode("utf-8", "ignore"))
+        before = corpus[:where[1]].decode("utf-8", "ignore")
+        return {"length": min(best, max_n), "text": best_text[:max_n],
+                "sample_start": sample_start, "corpus_start": len(before),
+                "corpus_line": before.count("\n") + 1}
 
 
 def novelty(sample: str, index: NgramIndex, n: int = 8) -> dict:

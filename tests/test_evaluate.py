@@ -38,6 +38,10 @@ def test_longest_copied_matches_brute_force():
                      if text[i:j] in corpus), default=0)
         n, copied = idx.longest_copied(text)
         assert n == brute == len(copied) and copied in corpus and copied in text
+        where = idx.longest_copy(text)  # and where it is, in both texts
+        s, c = where["sample_start"], where["corpus_start"]
+        assert text[s:s + n] == copied == corpus[c:c + n]
+        assert where["corpus_line"] == corpus[:c].count("\n") + 1
     assert idx.longest_copied("zzz") == (0, "")
 
 
