@@ -116,3 +116,16 @@ def test_cli_fine_tunes_with_the_lower_learning_rate(tmp_path, capsys):
     assert "Starting from novels_char" in out and "added to the vocabulary" in out
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())
     assert cfg["train"]["learning_rate"] == 1e-3
+
+
+def test_word_level_model_fine_tunes_and_exports(tmp_path):
+    text = ("the zeppelin rose over the marsh , and the people of the town watched it go .\n"
+            * 40)
+    r = train(text, tmp_path / "run", init_from="novels_word",
+              train_config={**QUICK, "seq_len": 16, "epochs": 1})
+    assert r.vocab.kind == "word" and "zeppelin" in r.vocab.index
+    bundle = zoo.export_run(tmp_path / "run", "zeppelin_word", zoo_dir=tmp_path / "zoo",
+                            prompt="the")
+    assert "Fine-tuned from `novels_word`" in (bundle.path / "README.md").read_text()
+    again = zoo.load("zeppelin_word", zoo_dir=tmp_path / "zoo", backend=False)
+    assert again.vocab == r.vocab
