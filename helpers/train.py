@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from .corpus_cache import EncodedCorpus
+from .errors import TextgenError
 from .model import CarryStateModel, build_model, config_of, count_params
 from .rundir import RunDir, RunDirError
 from .settings import ModelConfig, TrainConfig
@@ -43,6 +44,10 @@ __all__ = ["TrainConfig", "TrainResult", "train", "compile_model", "prepare_ids"
            "time_cosine_lr", "enable_data_parallel"]
 
 LN2 = math.log(2.0)
+
+
+class BackendError(TextgenError, RuntimeError):
+    """The Keras backend in use cannot do what was asked (data parallelism needs JAX)."""
 
 
 @dataclass
@@ -97,7 +102,7 @@ def enable_data_parallel(batch_size: int | None = None) -> list[str]:
     (``keras.distribution.DataParallel``). Supported with the JAX backend; on a CPU,
     ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` makes four devices."""
     if keras.backend.backend() != "jax":
-        raise ValueError(
+        raise BackendError(
             "Data-parallel training uses keras.distribution, which supports the JAX backend: "
             "set KERAS_BACKEND=jax (pip install 'jax[cpu]' or a CUDA build of jax).")
     devices = keras.distribution.list_devices()
