@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import warnings
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -124,6 +126,7 @@ class NgramIndex:
         self._sets: dict[int, np.ndarray] = {}
         self._bytes: bytes | None = None
         self._sa: np.ndarray | None = None
+        self._sa_seq: array | None = None
 
     def __repr__(self) -> str:
         return f"NgramIndex(chars={len(self.corpus):,}, cached_n={sorted(self._sets)})"
@@ -167,21 +170,29 @@ class NgramIndex:
         """The longest substring of ``text`` that occurs in the corpus, and where:
         ``{"length", "text", "sample_start", "corpus_start", "corpus_line"}`` (character
         offsets; the corpus position is one of its occurrences)."""
-        sa = self.suffix_array()
-        corpus, n = self._bytes, len(self._bytes)
+        self.suffix_array()
+        if self._sa_seq is None:  # Python ints index a bytes object faster than NumPy's
+            self._sa_seq = array("q", self._sa.astype(np.int64).tobytes())
+        sa, corpus = self._sa_seq, self._bytes
+        n = len(sa)
         t = text.encode("utf-8")
         best, best_text, where = 0, "", (0, 0)
+
+        def first_geq(q: bytes, lo: int = 0) -> int:  # the first suffix >= q (loop in C)
+            m = len(q)
+            return bisect.bisect_left(sa, q, lo, n, key=lambda p: corpus[p:p + m])
+
         for i in range(len(t)):
             if t[i] & 0xC0 == 0x80 or len(t) - i <= best:
                 continue  # not the start of a character, or cannot beat the best
+            # a copy of best + 1 characters starting here needs these best + 1 bytes in the
+            # corpus: one short search rules out most starts
+            short = t[i:i + best + 1]
+            k = first_geq(short)
+            if k >= n or corpus[sa[k]:sa[k] + len(short)] != short:
+                continue
             q = t[i:i + 4 * max_n]
-            lo, hi = 0, n
-            while lo < hi:  # the first suffix >= q
-                mid = (lo + hi) // 2
-                if corpus[sa[mid]:sa[mid] + len(q)] < q:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            lo = first_geq(q, k)  # q starts with short: its place is at or after k
             for k in (lo - 1, lo):
                 if 0 <= k < n:
                     common = os.path.commonprefix([q, corpus[sa[k]:sa[k] + len(q)]])
