@@ -140,7 +140,6 @@ def start_from(init_from: str | os.PathLike, text: str, model_config: dict | Non
     ``layers``, ``cell`` or ``embed_dim`` is refused, naming the setting) or change
     ``dropout``.
     """
-    import keras
 
     from .model import build_model, config_of
 
@@ -160,12 +159,7 @@ def start_from(init_from: str | os.PathLike, text: str, model_config: dict | Non
     grown, added, mapped = grow_vocab(vocab, text, new_tokens, min_count)
     cfg = dataclasses.replace(base, vocab_size=len(grown),
                               dropout=asked.get("dropout", base.dropout))
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
-    try:
-        model = build_model(ModelConfig.from_dict(cfg.to_dict()))
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    model = build_model(ModelConfig.from_dict(cfg.to_dict()), precision=precision)
     transfer_weights(src, model, len(vocab))
     name = meta.get("name") or Path(init_from).name
     info = {"name": name, "kind": kind, "path": str(init_from),

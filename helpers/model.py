@@ -23,9 +23,20 @@ __all__ = ["CarryStateModel", "ModelConfig", "StepModel", "build_model", "build_
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU}
 
 
-def build_model(config: ModelConfig, name: str = "char_rnn") -> keras.Model:
+def build_model(config: ModelConfig, name: str = "char_rnn",
+                precision: str | None = None) -> keras.Model:
     """Build the training/evaluation model (not compiled). For training with the
-    state carried between batches, wrap it in :class:`CarryStateModel`."""
+    state carried between batches, wrap it in :class:`CarryStateModel`.
+
+    ``precision`` ("mixed_float16", "mixed_bfloat16") builds the layers under that Keras
+    dtype policy (they keep it once built; the global policy is restored after)."""
+    if precision is not None:
+        previous = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(precision)
+        try:
+            return build_model(config, name)
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
     cell = CELLS[config.cell]
     inputs = keras.Input(shape=(None,), dtype="int32", name="tokens")
     x = layers.Embedding(config.vocab_size, config.embed_dim, name="embedding")(inputs)

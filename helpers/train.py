@@ -401,12 +401,7 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
             mc = ModelConfig.from_dict({**(model_config or {}), "vocab_size": len(vocab)})
         if mc.vocab_size != len(vocab):
             mc = dataclasses.replace(mc, vocab_size=len(vocab))
-        previous = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(tc.precision)  # layers keep it once built
-        try:
-            model = build_model(mc)
-        finally:
-            keras.mixed_precision.set_global_policy(previous)
+        model = build_model(mc, precision=tc.precision)
         run.write_vocab(vocab)
     config = {
         "model": config_of(model).to_dict(), "train": tc.to_dict(), "documents": documents,
