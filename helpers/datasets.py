@@ -45,16 +45,22 @@ class DataUnavailable(TextgenError, RuntimeError):
     which URL was tried, where the file would be cached, and how to get it."""
 
 
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?([^/?#]*@)", re.S)
+
+
 def redact_url(url: str) -> str:
-    """``url`` without a password (``http://user:secret@host`` -> ``http://user:***@host``):
-    a mirror URL may carry credentials, and messages must never show them."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
+    """``url`` fit for a message: a mirror or server URL may carry credentials, and
+    messages must never show them. ``http://user:secret@host`` -> ``http://user:***@host``;
+    a user name alone (often a token) -> ``http://***@host``; also without a scheme, and
+    where the port does not parse (no ``urlsplit``, which raises on those)."""
+    m = _USERINFO.match(url)
+    if m is None:
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    # the match runs to the netloc's last "@", as urlsplit's does: a password with an
+    # unescaped "@" in it is hidden whole
+    user, colon, _ = m.group(2)[:-1].partition(":")
+    hidden = f"{user}:***@" if colon else "***@"
+    return (m.group(1) or "") + hidden + url[m.end():]
 
 
 @dataclass(frozen=True)

@@ -85,29 +85,6 @@ class HNDataError(TextgenError, ValueError):
     """The HN API (or a thread id passed in) gave something that is not an HN item."""
 
 
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?([^/?#]*@)", re.S)
-
-
-def _safe_url(url: str) -> str:
-    """``url`` fit for a message: no password and no token in it.
-
-    :func:`helpers.datasets.redact_url` hides the password of ``user:password@``; the
-    rest covers what it cannot: a user name alone (often a token), a URL without a
-    scheme, and one whose port does not parse (``urlsplit`` raises on those)."""
-    try:
-        url = redact_url(url)
-    except ValueError:
-        pass  # an unparsable port: the pattern below still finds the credentials
-    m = _USERINFO.match(url)
-    if m is None:
-        return url
-    # the match runs to the netloc's last "@", as urlsplit's does: a password with an
-    # unescaped "@" in it is hidden whole
-    user, colon, _ = m.group(2)[:-1].partition(":")
-    hidden = f"{user}:***@" if colon else "***@"
-    return (m.group(1) or "") + hidden + url[m.end():]
-
-
 @dataclass
 class Posting:
     id: int
@@ -281,8 +258,8 @@ def fetch_thread(thread_id: int, base_url: str | None = None,
     server that answers such ids is not the HN API (or not one to trust), so refusing
     says so at once where skipping would hand back a silently partial thread."""
     base = (base_url or os.environ.get("HN_API_URL") or HN_API).rstrip("/")
-    where = _safe_url(base)  # HN_API_URL may carry credentials: never in a message
-    if _USERINFO.match(base):
+    where = redact_url(base)  # HN_API_URL may carry credentials: never in a message
+    if where != base:  # redaction changed it: the URL holds credentials
         # urllib does not send user:password@ as a login: it would look the whole
         # "user:password@host" up as a host name, handing the secret to the DNS resolver
         raise HNDataError(f"HN_API_URL {where} carries credentials, which fetch_thread "
@@ -393,7 +370,7 @@ def connect(url: str | None = None, api_key: str | None = None, user: str | None
     )
 
     url = url or os.environ.get("ES_URL", "http://localhost:9200")
-    where = _safe_url(url)
+    where = redact_url(url)
     api_key = api_key or os.environ.get("ES_API_KEY") or None
     user = user or os.environ.get("ES_USER") or None
     password = password or os.environ.get("ES_PASSWORD") or None

@@ -121,6 +121,9 @@ def test_mirror_credentials_are_never_shown(cache, monkeypatch):
     assert "s3cret-pw" not in str(err.value) and "teacher:***@" in str(err.value)
     assert datasets.redact_url("https://u:p@h:1/x") == "https://u:***@h:1/x"
     assert datasets.redact_url("https://h/x") == "https://h/x"
+    assert datasets.redact_url("https://tok3n@h/x") == "https://***@h/x"  # a token alone
+    assert datasets.redact_url("u:p@h:99999999999/x") == "u:***@h:99999999999/x"
+    assert datasets.redact_url("http://u:p@ss@H/x") == "http://u:***@H/x"
 
 
 def test_a_folder_works_as_a_mirror(cache, monkeypatch):
