@@ -61,18 +61,14 @@ class Start:
 def _load_pretrained(init_from: str | os.PathLike):
     """(keras model, vocab, meta, kind) from a zoo name, a bundle folder or a run folder."""
     from . import zoo
-    from .rundir import RunDir
 
     p = Path(init_from)
-    if p.is_dir() and ((p / "state.json").exists() or (p / "best.keras").exists()):
-        rd = RunDir(p)
-        model = rd.load_model("best", compile=False)
-        return model, rd.read_vocab(), rd.read_config(), "run"
+    is_run = p.is_dir() and ((p / "state.json").exists() or (p / "best.keras").exists())
     try:
-        m = zoo.load(str(init_from))
+        m = zoo.load_run(p) if is_run else zoo.load(str(init_from))
     except zoo.ZooError as e:
         raise FineTuneError(f"Cannot start from {init_from!r}: {e}") from None
-    return m.model, m.vocab, m.meta, "zoo"
+    return m.model, m.vocab, m.meta, "run" if is_run else "zoo"
 
 
 def grow_vocab(vocab: Vocab, text: str, new_tokens: str = "add", min_count: int = 1

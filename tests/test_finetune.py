@@ -129,3 +129,11 @@ def test_word_level_model_fine_tunes_and_exports(tmp_path):
     assert "Fine-tuned from `novels_word`" in (bundle.path / "README.md").read_text()
     again = zoo.load("zeppelin_word", zoo_dir=tmp_path / "zoo", backend=False)
     assert again.vocab == r.vocab
+
+
+def test_a_run_folder_can_be_the_start(tmp_path, sonnets):
+    first = train(sonnets, tmp_path / "a", {"units": 16, "embed_dim": 8, "layers": 1},
+                  {**QUICK, "epochs": 1})
+    s = start_from(tmp_path / "a", GERMAN)
+    assert s.info["kind"] == "run" and s.model.get_layer("rnn_0").units == 16
+    assert s.vocab.tokens[: len(first.vocab)] == first.vocab.tokens
