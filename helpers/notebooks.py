@@ -1,4 +1,5 @@
-"""Run the notebook series: ``python -m helpers.notebooks run [--quick] [--inplace] [NAMES]``.
+"""Run the notebook series: ``python -m helpers.notebooks run [--quick] [--inplace] [NAMES]``;
+check that every number its text quotes has a source: ``python -m helpers.notebooks check``.
 
 ``--quick`` sets ``TEXTGEN_QUICK=1`` (small slices, few steps), as CI does.
 ``--inplace`` writes the outputs back into ``notebooks/`` (the committed full run,
@@ -49,7 +50,7 @@ def run_notebook(path: Path, out: Path | None, quick: bool, timeout: int = 1800)
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m helpers.notebooks")
-    ap.add_argument("command", choices=["run"])
+    ap.add_argument("command", choices=["run", "check"])
     ap.add_argument("names", nargs="*", help="notebook names or prefixes (default: all)")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true")
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     paths = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
     if args.names:
         paths = [p for p in paths if any(p.name.startswith(n) for n in args.names)]
+    if args.command == "check":
+        from .nbcheck import main as check
+
+        return check(paths)
     out_dir = Path(args.out) if args.out else generated() / "notebooks"
     for p in paths:
         out = p if args.inplace else out_dir / p.name
