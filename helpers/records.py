@@ -52,6 +52,7 @@ def save_record(name: str, result, samples: list, command: str = "", note: str =
     import keras
 
     from .model import config_of, count_params
+    from .rundir import RunDir
 
     best = min(result.history, key=lambda h: h["val_loss"]) if result.history else {}
     rec = {
@@ -68,6 +69,9 @@ def save_record(name: str, result, samples: list, command: str = "", note: str =
         "history": result.history,
         "samples": [{"text": redact_contacts(s.full), "stopped_by": s.stopped_by}
                     for s in samples],
+        # what the model wrote after each epoch (plots.evolution draws them)
+        "epoch_samples": [dict(r, text=redact_contacts(r["text"]))
+                          for r in RunDir(result.run_dir).read_samples()],
     }
     path = Path(folder or generated() / "records") / f"{name}.json"
     atomic_write_json(path, rec)

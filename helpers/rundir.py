@@ -47,7 +47,7 @@ from .vocab import Vocab, VocabMismatch, load_vocab
 __all__ = ["RunDir", "RunDirError", "RunLocked", "ResumePoint", "RUN_FILES"]
 
 RUN_FILES = ("best.keras", "last.keras", "state.json", "history.json", "history.csv",
-             "vocab.json", "config.json")
+             "vocab.json", "config.json", "samples.json")
 LOCK_NAME = ".lock"
 
 
@@ -112,6 +112,10 @@ class RunDir:
     @property
     def history_file(self) -> Path:
         return self.path / "history.json"
+
+    @property
+    def samples_file(self) -> Path:
+        return self.path / "samples.json"
 
     def model_file(self, which: str = "best") -> Path:
         if which not in ("best", "last"):
@@ -204,6 +208,17 @@ class RunDir:
 
     def read_history(self) -> list[dict]:
         return self._read_json(self.history_file) or []
+
+    def read_samples(self) -> list[dict]:
+        """The samples printed during training: ``{"epoch", "temperature", "text"}`` rows."""
+        return self._read_json(self.samples_file) or []
+
+    def add_samples(self, rows: list[dict]) -> None:
+        """Keep the samples of one epoch (they show how the model learned, epoch by epoch).
+        A resumed run that repeats an epoch replaces that epoch's rows."""
+        epochs = {r["epoch"] for r in rows}
+        kept = [r for r in self.read_samples() if r["epoch"] not in epochs]
+        atomic_write_json(self.samples_file, kept + rows)
 
     def write_history(self, history: list[dict]) -> None:
         import csv

@@ -217,22 +217,28 @@ class _Checkpoints(keras.callbacks.Callback):
 
 
 class _Samples(keras.callbacks.Callback):
-    """Prints a few samples after every epoch, from the network being trained."""
+    """Prints a few samples after every epoch, from the network being trained, and keeps
+    them in the run folder's ``samples.json`` (``plots.evolution`` draws them beside the
+    loss curve: the printed ones scroll away, or are cleared by a live plot)."""
 
     def __init__(self, net: keras.Model, vocab: Vocab, cfg: TrainConfig, documents: bool,
-                 prompt: str):
+                 prompt: str, run: RunDir | None = None):
         super().__init__()
-        self.net, self.vocab, self.cfg, self.documents, self.prompt = (
-            net, vocab, cfg, documents, prompt)
+        self.net, self.vocab, self.cfg, self.documents, self.prompt, self.run = (
+            net, vocab, cfg, documents, prompt, run)
 
     def on_epoch_end(self, epoch, logs=None):
         from .sample import Generator
 
         gen = Generator(self.net, self.vocab, documents=self.documents)
+        rows = []
         for t in self.cfg.sample_temperatures:
             for s in gen.generate(self.prompt, length=self.cfg.sample_length, temperature=t,
                                   n=self.cfg.samples_per_epoch, seed=epoch, unknown="unk"):
                 print(f"--- sample, temperature {t} ---\n{s.full}", flush=True)
+                rows.append({"epoch": epoch + 1, "temperature": t, "text": s.full})
+        if self.run is not None:
+            self.run.add_samples(rows)
 
 
 @dataclass
@@ -425,7 +431,7 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
     if tc.max_minutes is not None:
         jobs.append(_TimeBudget(tc.max_minutes, clock))
     if tc.samples_per_epoch:
-        jobs.append(_Samples(model, vocab, tc, documents, prompt))
+        jobs.append(_Samples(model, vocab, tc, documents, prompt, run))
     if tc.patience is not None:  # after the checkpoints, which put val_loss in the logs
         jobs.append(keras.callbacks.EarlyStopping("val_loss", patience=tc.patience, verbose=1))
     t0 = time.time()

@@ -43,6 +43,10 @@ def test_resume_continues_from_last_epoch(tmp_path, sonnets):
     assert [h["epoch"] for h in r.history] == [1, 2, 3]
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["epoch"] == 3
+    # the samples printed after each epoch are kept, one epoch's rows each, across the resume
+    kept = json.loads((tmp_path / "samples.json").read_text())
+    assert [r["epoch"] for r in kept] == [1, 2, 3]
+    assert all(r["text"].startswith("When") or r["text"] for r in kept)
 
 
 def test_killed_run_resumes(tmp_path, shakespeare):
