@@ -351,7 +351,10 @@ def render_card(meta: dict) -> str:
               f"embedding {cfg.get('embed_dim')}, dropout {cfg.get('dropout')}, "
               f"vocabulary {cfg.get('vocab_size')} tokens",
               f"- parameters: {meta.get('params', 0):,}",
-              f"- documents wrapped in start/end tokens: {bool(meta.get('documents'))}",
+              # what the flag changes is sampling, not the corpus (the novels are wrapped
+              # book by book, but a sample is a passage from inside a book)
+              "- samples begin at the start token and stop at the end token (documents): "
+              f"{bool(meta.get('documents'))}",
               "- files: `model.keras` (Keras 3, no optimizer state), `vocab.json`; SHA-256 in "
               "`meta.json`, checked on load"]
     if meta.get("excerpt"):

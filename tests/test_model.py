@@ -107,3 +107,41 @@ def test_fit_carries_the_state_from_batch_to_batch():
     x = np.concatenate([ds[i][0] for i in range(3)], axis=1)
     _, state, _ = NumpyRNN.from_model(m).run(x, record=True)
     np.testing.assert_allclose(convert_to_numpy(carry.carried[0]), state[0], atol=1e-5)
+
+
+def _notebook_function(notebook: str, name: str) -> dict:
+    """Exec the notebook cell that defines ``name`` (the code a reader sees) and return
+    its namespace."""
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / notebook).read_text())
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    src = [c for c in cells if f"def {name}(" in c]
+    assert len(src) == 1, f"{notebook} should define {name}() in exactly one code cell"
+    ns: dict = {}
+    exec(compile(src[0], f"{notebook}:{name}", "exec"), ns)
+    return ns
+
+
+@pytest.mark.parametrize("cell,layers_,dropout", [("lstm", 2, 0.1), ("gru", 1, 0.3), ("lstm", 3, 0.0)])
+def test_model_written_out_in_notebook_04_is_build_model(cell, layers_, dropout):
+    """The ~10-line model of notebook 04 and build_model are the same network: the same
+    layers in the same order, weights of the same shapes, the same outputs."""
+    char_lstm = _notebook_function("04_training.ipynb", "char_lstm")["char_lstm"]
+    kind = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
+    mine = char_lstm(23, embed_dim=7, units=11, n_layers=layers_, dropout=dropout, cell=kind)
+    ours = build_model(ModelConfig(vocab_size=23, embed_dim=7, units=11, layers=layers_,
+                                   cell=cell, dropout=dropout))
+
+    def kinds(m):
+        return [type(x).__name__ for x in m.layers
+                if not (isinstance(x, keras.layers.Dropout) and x.rate == 0)]
+
+    assert kinds(mine) == kinds(ours)
+    rates = [x.rate for x in mine.layers if isinstance(x, keras.layers.Dropout) and x.rate]
+    assert rates == [dropout] * layers_ if dropout else rates == []
+    assert [w.shape for w in mine.get_weights()] == [w.shape for w in ours.get_weights()]
+    ours.set_weights(mine.get_weights())
+    x = np.random.default_rng(1).integers(0, 23, (2, 9)).astype("int32")
+    np.testing.assert_allclose(convert_to_numpy(mine(x)), convert_to_numpy(ours(x)), atol=1e-5)
