@@ -193,6 +193,19 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
                     "e06b9f4467efddd065f5cc41469b1876c479c5e252dfe089b9629abcfaa30034", 188052),),
     ),
     Dataset(
+        "gutenberg-12242",
+        "Poems by Emily Dickinson, Three Series, Complete (ed. Mabel Loomis Todd and T. W. "
+        "Higginson), Project Gutenberg's 2004 edition in ISO-8859-1 (12242-8.txt, as "
+        "GITenberg imported it from Project Gutenberg; gutenberg.org's file at this path "
+        "is now a later re-release with a new header): 446 short poems, one document each "
+        "(helpers.poems), for the word-level model poems_word (notebook 08)",
+        _PG_LICENCE, "https://www.gutenberg.org/ebooks/12242",
+        (RemoteFile("gutenberg/cache/epub/12242/pg12242.txt",
+                    _gh("GITenberg/Poems-by-Emily-Dickinson-Three-Series-Complete_12242",
+                        "ce942566457518dada8b133d620aaa34376a95ee", "12242-8.txt"),
+                    "3cd508fabaa362813b95809b2c09d43c379e5d5d448077dbf37b55658f4c1d97", 208198),),
+    ),
+    Dataset(
         "gutenberg-catalog",
         "Project Gutenberg's catalog: id, title, authors, language, subjects of every book "
         "(notebook 01). Updated daily, so it has no fixed checksum: its header is checked",

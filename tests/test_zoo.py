@@ -196,3 +196,42 @@ def test_readme_tables_are_generated_from_the_bundles(tmp_path):
     text = readme.read_text()
     assert "(zoo/novels_char/README.md)" in text and "| stale |" not in text
     assert text.startswith("intro\n") and text.endswith("after\n")
+
+
+@pytest.fixture(scope="module")
+def poems_bundle():
+    return zoo.load("poems_word", backend=False)
+
+
+def test_poems_word_breaks_lines_and_ends_its_poems(poems_bundle):
+    """Word level with documents: "\\n" is the line break, the end token the poem break."""
+    m = poems_bundle
+    assert m.documents and m.vocab.kind == "word" and "\n" in m.vocab
+    samples = m.generate(length=300, temperature=1.0, n=8, seed=0)
+    assert sum(s.stopped_by == "end" for s in samples) >= 6  # they end by themselves
+    text = "".join(s.text for s in samples)
+    assert "\x03" not in text and text.count("\n") > 20  # verse lines, not one long line
+    words = [w for w in text.split() if w.isalpha()]
+    assert len(words) / max(1, text.count("\n")) < 12  # a line break every few words
+
+
+def test_poems_word_puts_the_poem_break_after_a_line_break(poems_bundle):
+    """On held-out poems (excerpt.txt, in the validation split) the end token is far
+    likelier after the last line's break than at a typical place inside the poem."""
+    import numpy as np
+
+    from helpers.documents import split
+    from helpers.sample import softmax
+
+    m = poems_bundle
+    held_out = split(m.excerpt)
+    assert len(held_out) == 20
+    ratios = []
+    for poem in held_out:
+        ids = m.vocab.encode(f"\x02{poem}\x03")
+        state, p_end = m.engine.initial_state(1), []
+        for t in ids[:-1]:
+            logits, state = m.engine.step(np.array([t]), state)
+            p_end.append(softmax(logits)[0, m.vocab.end_id])
+        ratios.append(p_end[-1] / np.median(p_end))
+    assert np.median(ratios) > 5
