@@ -160,7 +160,7 @@ def cmd_sample(args) -> int:
     dt = time.perf_counter() - t0
     chunks = []
     for i, s in enumerate(samples):
-        head = f"--- sample {i + 1} (temperature {args.temperature}, stopped by {s.stopped_by}) ---"
+        head = f"--- sample {i + 1} (temperature {args.temperature}, stopped by {s.stop_reason}) ---"
         chunks.append(f"{head}\n{s.full}\n")
     text = "\n".join(chunks)
     print(text)

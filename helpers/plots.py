@@ -7,7 +7,7 @@ from collections import Counter
 
 import keras
 
-__all__ = ["char_frequencies", "loss_curves", "LivePlot", "evolution"]
+__all__ = ["char_frequencies", "loss_curves", "LivePlot", "evolution", "next_token_chart"]
 
 
 def char_frequencies(text: str, top: int = 60, ax=None, log: bool = True):
@@ -130,3 +130,51 @@ def evolution(history: list[dict], epoch_samples: list[dict], epochs=(1, 3, 10),
     fig.tight_layout()
     return fig
 
+
+def next_token_chart(generator, prompt: str, temperatures=(0.3, 1.0, 1.5), top_k: int | None = 5,
+                     top_p: float | None = 0.9, top: int = 15, axes=None):
+    """What temperature does to the next token: one bar chart per temperature of the
+    ``top`` likeliest tokens after ``prompt``, with the top-k and the top-p cut-offs
+    drawn as vertical lines (each alone, as if it were the only rule).
+
+    The kept tokens come from :func:`helpers.sample.truncation_mask`, the function
+    sampling itself uses, so a line sits exactly where ``sample_from_logits`` stops
+    drawing. The lines carry ``gid`` ``"top_k"`` / ``"top_p"`` and sit at x = (tokens
+    kept) - 0.5; a top-p set wider than the chart is drawn at its right edge and its
+    legend says how many it keeps. Returns the axes, one per temperature.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .sample import softmax, token_label, truncation_mask
+
+    logits = generator.next_logits(prompt)
+    # dividing by T > 0 keeps the ranking, so one order serves every panel
+    order = np.argsort(-logits, kind="stable")[:top]
+    labels = [token_label(generator.vocab.tokens[i]) for i in order]
+    if axes is None:
+        _, axes = plt.subplots(1, len(temperatures), figsize=(4.2 * len(temperatures), 3.2),
+                               sharey=True, squeeze=False)
+        axes = axes[0]
+    x = np.arange(len(order))
+    for ax, t in zip(axes, temperatures, strict=True):
+        p = softmax(logits, t)
+        ax.bar(x, p[order], color="#4c72b0")
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, fontsize=9, rotation=90 if max(map(len, labels)) > 2 else 0)
+        for rule, kw, style in (("top_k", {"top_k": top_k}, ("--", "C1")),
+                                ("top_p", {"top_p": top_p}, (":", "C3"))):
+            if kw[rule] is None:
+                continue
+            kept = int(truncation_mask(p, **kw)[0].sum())
+            name = f"top-k {top_k}" if rule == "top_k" else f"top-p {top_p}"
+            ax.axvline(min(kept, len(order)) - 0.5, ls=style[0], color=style[1], lw=1.5,
+                       gid=rule, label=f"{name}: keeps {kept}")
+        ax.set_title(f"T = {t}")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("probability of the next token")
+    axes[0].figure.suptitle(f"next token after {prompt!r}", fontsize=10)
+    axes[0].figure.tight_layout()
+    return axes

@@ -20,8 +20,8 @@ import numpy as np
 from .engine import NumpyRNN, blas_single_thread
 from .vocab import Vocab
 
-__all__ = ["Sample", "Generator", "sample_from_logits", "check_sampling_args", "softmax",
-           "probability_html"]
+__all__ = ["Sample", "Generator", "sample_from_logits", "truncation_mask", "check_sampling_args",
+           "softmax", "probability_html", "token_label"]
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -49,6 +49,34 @@ def check_sampling_args(temperature: float, top_k: int | None = None,
         raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
 
 
+def truncation_mask(p: np.ndarray, top_k: int | None = None,
+                    top_p: float | None = None) -> np.ndarray:
+    """Which tokens of each row of ``p [B, V]`` survive top-k, then top-p (a bool array).
+
+    Top-k keeps the ``top_k`` likeliest (ties at the k-th probability all stay); top-p
+    keeps the smallest set of likeliest tokens whose probability reaches ``top_p``
+    (of what top-k left). :func:`sample_from_logits` draws among these, and the chart in
+    :func:`helpers.plots.next_token_chart` marks them, so both show the same cut-off.
+    """
+    p = np.atleast_2d(p)
+    keep = np.ones(p.shape, dtype=bool)
+    if top_k is not None and top_k < p.shape[-1]:
+        kth = np.partition(p, -top_k, axis=-1)[:, -top_k][:, None]
+        keep &= p >= kth
+    if top_p is not None and top_p < 1:
+        q = np.where(keep, p, 0.0)
+        order = np.argsort(-q, axis=-1)
+        sorted_q = np.take_along_axis(q, order, axis=-1)
+        total = sorted_q.sum(axis=-1, keepdims=True)
+        # a token stays while the mass *before* it is still short of top_p: the token
+        # that crosses the line is kept, so at least one token always survives
+        keep_sorted = np.cumsum(sorted_q, axis=-1) / total - sorted_q / total < top_p
+        nucleus = np.zeros_like(keep_sorted)
+        np.put_along_axis(nucleus, order, keep_sorted, axis=-1)
+        keep &= nucleus
+    return keep
+
+
 def sample_from_logits(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
                        top_p: float | None = None, rng: np.random.Generator | None = None,
                        greedy: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -65,18 +93,11 @@ def sample_from_logits(logits: np.ndarray, temperature: float = 1.0, top_k: int 
     check_sampling_args(temperature, top_k, top_p)
     rng = rng or np.random.default_rng()
     p = softmax(logits, temperature)
-    if top_k is not None and top_k < p.shape[-1]:
-        kth = np.partition(p, -top_k, axis=-1)[:, -top_k][:, None]
-        p = np.where(p >= kth, p, 0.0)
-    if top_p is not None and top_p < 1:
-        order = np.argsort(-p, axis=-1)
-        sorted_p = np.take_along_axis(p, order, axis=-1)
-        cum = np.cumsum(sorted_p, axis=-1) / sorted_p.sum(axis=-1, keepdims=True)
-        keep_sorted = cum - sorted_p / sorted_p.sum(axis=-1, keepdims=True) < top_p
-        keep = np.zeros_like(keep_sorted)
-        np.put_along_axis(keep, order, keep_sorted, axis=-1)
-        p = np.where(keep, p, 0.0)
+    if top_k is not None or top_p is not None:
+        p = np.where(truncation_mask(p, top_k, top_p), p, 0.0)
     p /= p.sum(axis=-1, keepdims=True)
+    # inverse CDF: one uniform number per row, the first token whose cumulative
+    # probability reaches it (notebook 05 writes this out for one row)
     u = rng.random((p.shape[0], 1))
     ids = (np.cumsum(p, axis=-1) < u).sum(axis=-1)
     ids = np.minimum(ids, p.shape[-1] - 1)
@@ -85,13 +106,16 @@ def sample_from_logits(logits: np.ndarray, temperature: float = 1.0, top_k: int 
 
 @dataclass
 class Sample:
-    """One generated text. ``probs[i]`` is how sure the model was of ``text[i]``'s token."""
+    """One generated text. ``probs[i]`` is how sure the model was of ``text[i]``'s token;
+    ``alternatives[i]`` lists the likeliest tokens at that step with their probabilities
+    (temperature 1, likeliest first), recorded while generating."""
 
     text: str
     prompt: str
     token_ids: list[int] = field(repr=False, default_factory=list)
     probs: list[float] = field(repr=False, default_factory=list)
-    stopped_by: str = "length"  # "length" | "end" | "stop:<string>"
+    stopped_by: str = "length"  # "length" | "end" | "stop:<string>" | "beam"
+    alternatives: list[list[tuple[str, float]]] = field(repr=False, default_factory=list)
 
     def __str__(self) -> str:
         return self.prompt + self.text
@@ -99,6 +123,15 @@ class Sample:
     @property
     def full(self) -> str:
         return self.prompt + self.text
+
+    @property
+    def stop_reason(self) -> str:
+        """``stopped_by`` for people: a stop string as ``repr`` shows it (``'\\n\\n'``),
+        so that printing it does not print the line breaks themselves."""
+        if self.stopped_by.startswith("stop:"):
+            return repr(self.stopped_by[len("stop:"):])
+        return {"length": "the length limit", "end": "the end token",
+                "beam": "beam search"}.get(self.stopped_by, self.stopped_by)
 
 
 class Generator:
@@ -151,6 +184,12 @@ class Generator:
             ids = np.array([self.vocab.index[seed_tok]])
         return ids
 
+    def next_logits(self, prompt: str = "", unknown: str = "error") -> np.ndarray:
+        """The model's logits ``[V]`` for the token after ``prompt``: what every
+        sampling rule starts from."""
+        logits, _ = self._warm(self.encode_prompt(prompt, unknown), 1)
+        return logits[0]
+
     def _warm(self, ids: np.ndarray, n: int):
         state = self.engine.initial_state(n)
         logits = None
@@ -173,12 +212,15 @@ class Generator:
         stop_at_end: bool = True,
         unknown: str = "error",
         stream: bool | Callable[[str], None] = False,
+        alternatives: int = 5,
     ) -> list[Sample]:
         """Generate ``n`` continuations of ``prompt`` of up to ``length`` tokens.
 
         ``stop``: string(s) that end a sample (the stop string is not kept);
         ``stop_at_end``: the end token ends a sample; ``seed``: reproducible output;
-        ``stream``: print the first sample as it is generated (or pass a callback).
+        ``stream``: print the first sample as it is generated (or pass a callback);
+        ``alternatives``: how many of the likeliest tokens to record at every step
+        (``Sample.alternatives``, shown on hover by :func:`probability_html`; 0: none).
         """
         if not greedy:
             check_sampling_args(temperature, top_k, top_p)
@@ -189,6 +231,8 @@ class Generator:
         ids = self.encode_prompt(prompt, unknown)
         out_ids = [[] for _ in range(n)]
         out_p = [[] for _ in range(n)]
+        out_alt = [[] for _ in range(n)]
+        k_alt = min(max(0, int(alternatives)), len(self.vocab))
         texts = [""] * n
         stopped = ["length"] * n
         alive = np.ones(n, dtype=bool)
@@ -200,6 +244,11 @@ class Generator:
             logits, state = self._warm(ids, n)
             for _ in range(length):
                 tok, p = sample_from_logits(logits, temperature, top_k, top_p, rng, greedy)
+                if k_alt:
+                    # recorded now, while the logits are at hand: recomputing them later
+                    # would mean running the whole sample through the model again
+                    p_model = softmax(logits)
+                    top = np.argsort(-p_model, axis=-1, kind="stable")[:, :k_alt]
                 for b in np.flatnonzero(alive):
                     t = int(tok[b])
                     if end_id is not None and t == end_id:
@@ -208,6 +257,9 @@ class Generator:
                     prev = self.vocab.tokens[out_ids[b][-1]] if out_ids[b] else first_prev
                     out_ids[b].append(t)
                     out_p[b].append(float(p[b]))
+                    if k_alt:
+                        out_alt[b].append([(self.vocab.tokens[j], float(p_model[b, j]))
+                                           for j in top[b]])
                     # one piece per token (for words, spacing depends on the previous one)
                     piece = self.vocab.piece(prev, self.vocab.tokens[t])
                     texts[b] += piece
@@ -223,7 +275,8 @@ class Generator:
                 logits, state = self.engine.step(tok, state)
         if emit:
             emit("\n")
-        return [Sample(texts[b], prompt, out_ids[b], out_p[b], stopped[b]) for b in range(n)]
+        return [Sample(texts[b], prompt, out_ids[b], out_p[b], stopped[b], out_alt[b])
+                for b in range(n)]
 
     def beam_search(self, prompt: str = "", length: int = 100, width: int = 5,
                     unknown: str = "error") -> Sample:
@@ -259,9 +312,33 @@ class Generator:
         return Sample(self.vocab.decode(toks), prompt, toks, [], "beam")
 
 
+# how a token is named where it cannot be shown as itself (hover text, chart labels)
+_TOKEN_NAMES = {"\n": "⏎", " ": "␣", "\t": "⇥", "\x02": "START", "\x03": "END", "\x04": "UNK"}
+
+
+def token_label(token: str) -> str:
+    """A token as a short readable label: ``⏎`` for a newline, ``␣`` for a space,
+    START/END/UNK for the special characters, other control characters escaped."""
+    if token in _TOKEN_NAMES:
+        return _TOKEN_NAMES[token]
+    return token if token.isprintable() else repr(token)[1:-1]
+
+
+def _hover(p: float, alternatives: list[tuple[str, float]]) -> str:
+    """``p=0.412 · top 5: 'e' 0.412, 'a' 0.203, ...`` (plain text; escaped by the caller).
+    Labels are quoted as ``repr`` quotes them, so a quote character stays readable."""
+    text = f"p={p:.3f}"
+    if alternatives:
+        alts = ", ".join(f"{token_label(t)!r} {q:.3f}" for t, q in alternatives)
+        text += f" · top {len(alternatives)}: {alts}"
+    return text
+
+
 def probability_html(sample: Sample, vocab: Vocab | None = None) -> str:
     """HTML of a sample with each generated token coloured by how sure the model
-    was (red: unlikely choice, green: near certain); hover shows the probability."""
+    was (red: unlikely choice, green: near certain). Hovering shows the probability and,
+    when the sample recorded them (``Generator.generate`` does), the likeliest
+    alternatives at that step."""
     import html as _html
 
     def colour(p: float) -> str:
@@ -270,9 +347,12 @@ def probability_html(sample: Sample, vocab: Vocab | None = None) -> str:
 
     parts = [f"<span style='opacity:.6'>{_html.escape(sample.prompt)}</span>"]
     toks = [vocab.tokens[t] for t in sample.token_ids] if vocab is not None else list(sample.text)
-    for tok, p in zip(toks, sample.probs, strict=False):
+    alts = sample.alternatives or [[] for _ in sample.probs]
+    for tok, p, alt in zip(toks, sample.probs, alts, strict=False):
         shown = "⏎<br>" if tok == "\n" else _html.escape(tok if vocab is None or vocab.kind == "char"
                                                          else " " + tok)
-        parts.append(f"<span style='background:{colour(p)}' title='p={p:.3f}'>{shown}</span>")
+        # quote=True escapes both quote characters: the alternatives may hold either
+        title = _html.escape(_hover(p, alt), quote=True)
+        parts.append(f'<span style="background:{colour(p)}" title="{title}">{shown}</span>')
     return ("<div style='font-family:monospace;white-space:pre-wrap;line-height:1.5;color:#000'>"
             + "".join(parts) + "</div>")
