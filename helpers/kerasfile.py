@@ -128,9 +128,10 @@ def model_layers(config: dict, path: str | os.PathLike = "model.keras") -> list[
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
         raise refuse("config.json has no list of layers")
     kinds = [x.get("class_name") for x in layers]
-    # InputLayer, Embedding, then per recurrent layer the layer and an optional Dropout,
-    # then Dense: exactly what build_model makes
-    pattern = re.compile(r"InputLayer Embedding( (LSTM|GRU)( Dropout)?)+ Dense")
+    # InputLayer, Embedding, an optional Dropout of whole tokens, then per recurrent layer
+    # the layer and an optional Dropout, then Dense: exactly what build_model makes
+    # (dropout does nothing at inference, so its settings do not matter here)
+    pattern = re.compile(r"InputLayer Embedding( Dropout)?( (LSTM|GRU)( Dropout)?)+ Dense")
     if not pattern.fullmatch(" ".join(str(k) for k in kinds)) or len(set(
             k for k in kinds if k in GATES)) != 1:
         raise refuse(f"its layers are {kinds}")

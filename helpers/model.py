@@ -40,10 +40,15 @@ def build_model(config: ModelConfig, name: str = "char_rnn",
     cell = CELLS[config.cell]
     inputs = keras.Input(shape=(None,), dtype="int32", name="tokens")
     x = layers.Embedding(config.vocab_size, config.embed_dim, name="embedding")(inputs)
+    if config.embed_dropout:  # whole token vectors: one mask value per position
+        x = layers.Dropout(config.embed_dropout, noise_shape=(None, None, 1),
+                           name="embed_dropout")(x)
     for i in range(config.layers):
         x = cell(config.units, return_sequences=True, name=f"rnn_{i}")(x)
         if config.dropout:
-            x = layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+            # locked: one mask per sequence, broadcast over the time axis
+            shape = (None, 1, config.units) if config.locked_dropout else None
+            x = layers.Dropout(config.dropout, noise_shape=shape, name=f"dropout_{i}")(x)
     logits = layers.Dense(config.vocab_size, name="logits", dtype="float32")(x)
     model = keras.Model(inputs, logits, name=name)
     model.textgen_config = config  # handy; the bundle stores it as JSON too
@@ -65,11 +70,15 @@ def config_of(model: keras.Model) -> ModelConfig:
     rnns = rnn_layers(model)
     if not rnns:
         raise ValueError("This model has no LSTM/GRU layers; was it built by build_model()?")
-    drop = [layer.rate for layer in model.layers if isinstance(layer, layers.Dropout)]
+    drops = [layer for layer in model.layers if isinstance(layer, layers.Dropout)]
+    embed = [d for d in drops if d.name == "embed_dropout"]
+    drop = [d for d in drops if d.name != "embed_dropout"]
     return ModelConfig(
         vocab_size=emb.input_dim, embed_dim=emb.output_dim, units=rnns[0].units,
         layers=len(rnns), cell="gru" if isinstance(rnns[0], layers.GRU) else "lstm",
-        dropout=drop[0] if drop else 0.0,
+        dropout=drop[0].rate if drop else 0.0,
+        locked_dropout=bool(drop) and drop[0].noise_shape is not None,
+        embed_dropout=embed[0].rate if embed else 0.0,
     )
 
 

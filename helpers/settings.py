@@ -112,13 +112,20 @@ class ModelConfig:
     cell: str = field(default="lstm", metadata={"help": "recurrent cell",
                                                 "choices": CELLS})
     dropout: float = field(default=0.1, metadata={"help": "dropout after each layer"})
+    # regularisers of the AWD-LSTM line of work (Merity et al. 2017) that keep the fast
+    # fused kernels: one dropout mask per sequence instead of one per step ("locked" or
+    # variational dropout), and whole token vectors dropped after the embedding
+    locked_dropout: bool = field(default=False, metadata={
+        "help": "one dropout mask per sequence, the same at every step (variational)"})
+    embed_dropout: float = field(default=0.0, metadata={
+        "help": "chance of dropping a whole token vector after the embedding"})
 
     def __post_init__(self):
         check_choices(self)
         if self.vocab_size < 2 or self.units < 1 or self.layers < 1 or self.embed_dim < 1:
             raise ValueError(f"Invalid sizes in {self}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError("dropout must be in [0, 1)")
+        if not 0 <= self.dropout < 1 or not 0 <= self.embed_dropout < 1:
+            raise ValueError("dropout and embed_dropout must be in [0, 1)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -179,6 +186,13 @@ class TrainConfig:
     # model also learns to start from nothing (as scoring in windows, or a short prompt, asks)
     carry_reset: float = _s(0.0, "with --carry-state: chance that a stream's state is "
                             "zeroed before a batch")
+    # an exponential moving average of the weights (momentum, e.g. 0.999): validation,
+    # best.keras and last.keras hold the average, training steps move the raw weights
+    # (a resumed run continues from the average)
+    ema: float | None = _s(None, "keep a moving average of the weights with this momentum; "
+                           "score and save the average")
+    # spread this much of each target's probability over the whole vocabulary
+    label_smoothing: float = _s(0.0, "label smoothing of the training loss")
 
     def __post_init__(self):
         check_choices(self)
@@ -190,6 +204,10 @@ class TrainConfig:
             raise ValueError("val_fraction must be between 0 and 1")
         if not 0 <= self.carry_reset < 1:
             raise ValueError("carry_reset must be in [0, 1)")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ValueError("ema must be a momentum in (0, 1), e.g. 0.999")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError("label_smoothing must be in [0, 1)")
         if self.schedule == "cosine-time" and not self.max_minutes:
             raise ValueError("schedule='cosine-time' needs max_minutes (the time to decay over)")
 

@@ -76,10 +76,14 @@ def compile_model(model: keras.Model, config: TrainConfig, total_steps: int) -> 
             warmup_target=config.learning_rate if warm else None, warmup_steps=warm,
         )
     # "cosine-time" is set by the _TimeCosine callback from the clock; "constant" is lr
+    # ema: the optimizer keeps the moving average; train() swaps it into the model for
+    # each validation and checkpoint (keras.callbacks.SwapEMAWeights)
+    ema = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
     if config.weight_decay:
-        opt = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay, clipnorm=config.clipnorm)
+        opt = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay,
+                                     clipnorm=config.clipnorm, **ema)
     else:
-        opt = keras.optimizers.Adam(lr, clipnorm=config.clipnorm)
+        opt = keras.optimizers.Adam(lr, clipnorm=config.clipnorm, **ema)
     model.compile(optimizer=opt,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
@@ -426,6 +430,9 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
     clock = _Clock(elapsed0)
     checkpoints = _Checkpoints(run, model, best, history, clock, plan.val_in_callback)
     jobs: list = [*plan.callbacks, checkpoints]
+    if tc.ema:  # the average in the model from the end of each epoch to the start of the next:
+        # validation, best.keras and last.keras see it, training steps move the raw weights
+        jobs.insert(len(plan.callbacks), keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if tc.schedule == "cosine-time":
         jobs.insert(0, _TimeCosine(tc, clock))
     if tc.max_minutes is not None:
