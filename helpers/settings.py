@@ -191,8 +191,6 @@ class TrainConfig:
     # (a resumed run continues from the average)
     ema: float | None = _s(None, "keep a moving average of the weights with this momentum; "
                            "score and save the average")
-    # spread this much of each target's probability over the whole vocabulary
-    label_smoothing: float = _s(0.0, "label smoothing of the training loss")
 
     def __post_init__(self):
         check_choices(self)
@@ -206,8 +204,6 @@ class TrainConfig:
             raise ValueError("carry_reset must be in [0, 1)")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ValueError("ema must be a momentum in (0, 1), e.g. 0.999")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError("label_smoothing must be in [0, 1)")
         if self.schedule == "cosine-time" and not self.max_minutes:
             raise ValueError("schedule='cosine-time' needs max_minutes (the time to decay over)")
 
