@@ -24,7 +24,7 @@ from .textio import atomic_write_text
 
 __all__ = ["Activations", "record", "find_neurons", "NeuronScore", "in_quotes", "paren_depth",
            "line_position", "indentation", "in_string_or_comment", "neuron_html",
-           "save_neuron_html", "heatmap", "top_passages"]
+           "save_neuron_html", "heatmap", "top_passages", "most_active", "most_active_table"]
 
 
 @dataclass
@@ -67,23 +67,29 @@ def record(model, vocab, text: str, kinds: tuple[str, ...] | None = None) -> Act
 
 
 # --- features of the text ------------------------------------------------------------
-def in_quotes(text: str, quotes: str = "\"'") -> np.ndarray:
+_CLOSING = {"“": "”", "‘": "’", "«": "»", "„": "“"}
+_ONLY_CLOSE = {"”", "’", "»"}  # these never open a quotation
+
+
+def in_quotes(text: str, quotes: str = "\"'“”‘’") -> np.ndarray:
     """1 inside a quotation (between an opening and a closing quote), else 0.
-    A quote character counts as inside. Apostrophes within words are ignored."""
+    A quote character counts as inside. Curly quotes close with their partner (“ with ”,
+    ‘ with ’); straight ones with themselves. Apostrophes within words (``don't``,
+    ``don’t``) are ignored."""
     out = np.zeros(len(text), np.float32)
     open_q = None
     for i, ch in enumerate(text):
         if ch in quotes:
-            word_inner = ch == "'" and 0 < i < len(text) - 1 and text[i - 1].isalpha() \
+            word_inner = ch in "'’" and 0 < i < len(text) - 1 and text[i - 1].isalpha() \
                 and text[i + 1].isalpha()
             if word_inner:
                 out[i] = 1.0 if open_q else 0.0
                 continue
-            if open_q is None:
+            if open_q is None and ch not in _ONLY_CLOSE:
                 open_q = ch
                 out[i] = 1.0
                 continue
-            if ch == open_q:
+            if open_q is not None and ch == _CLOSING.get(open_q, open_q):
                 out[i] = 1.0
                 open_q = None
                 continue
@@ -189,15 +195,25 @@ def _colour(v: float) -> str:
 
 def neuron_html(text: str, values: np.ndarray, title: str = "", scale: float | None = None) -> str:
     """HTML of ``text`` with each character's background coloured by ``values``
-    (green positive, red negative). Returns a string; in Jupyter wrap it with
-    ``IPython.display.HTML``."""
+    (green positive, red negative). The colour scale is symmetric around 0 and runs to
+    ``scale`` (default: the largest |value| shown, so nothing saturates; a cell state can
+    reach well past ±1); a legend under the title says which colour is which sign. Returns
+    a string; in Jupyter wrap it with ``IPython.display.HTML``."""
     values = np.asarray(values, dtype=np.float64)
-    s = scale or (np.abs(values).max() or 1.0)
+    s = float(scale or (np.abs(values).max() or 1.0))
+    legend = (f"<div style='font-size:12px;margin:2px 0 6px'>"
+              f"<span style='background:{_colour(-1)}'>&nbsp;−{s:.2f}&nbsp;</span> "
+              f"<span style='background:{_colour(-0.5)}'>&nbsp;−{s / 2:.2f}&nbsp;</span> "
+              f"<span style='background:{_colour(0)};border:1px solid #ddd'>&nbsp;0&nbsp;</span> "
+              f"<span style='background:{_colour(0.5)}'>&nbsp;+{s / 2:.2f}&nbsp;</span> "
+              f"<span style='background:{_colour(1)}'>&nbsp;+{s:.2f}&nbsp;</span>"
+              " &nbsp;red: below zero, green: above (hover a character for its value)</div>")
     spans = []
     for ch, v in zip(text, values, strict=False):
         shown = "⏎<br>" if ch == "\n" else html.escape(ch).replace(" ", "&nbsp;")
         spans.append(f'<span style="background:{_colour(v / s)}" title="{v:+.3f}">{shown}</span>')
     head = f"<div style='font-weight:bold;margin:4px 0'>{html.escape(title)}</div>" if title else ""
+    head += legend
     return (f"{head}<div style='font-family:monospace;font-size:13px;line-height:1.5;"
             f"color:#000;white-space:normal'>{''.join(spans)}</div>")
 
@@ -223,7 +239,10 @@ def heatmap(acts: Activations, key: str = "0/h", neurons: list[int] | None = Non
     chars = acts.text[start:start + length]
     if ax is None:
         _, ax = plt.subplots(figsize=(min(20, 0.16 * len(chars) + 2), 0.25 * len(neurons) + 1.5))
-    im = ax.imshow(seg, aspect="auto", cmap="RdYlGn", vmin=-1, vmax=1, interpolation="nearest")
+    # symmetric around 0 and as wide as the values: cell states reach past ±1, and a
+    # clipped scale would paint 1.1 and 2.2 the same
+    lim = float(np.abs(seg).max()) or 1.0
+    im = ax.imshow(seg, aspect="auto", cmap="RdYlGn", vmin=-lim, vmax=lim, interpolation="nearest")
     ax.set_xticks(range(len(chars)))
     ax.set_xticklabels(["⏎" if c == "\n" else c for c in chars], fontsize=7, family="monospace")
     ax.set_yticks(range(len(neurons)))
@@ -247,3 +266,29 @@ def top_passages(acts: Activations, key: str, neuron: int, k: int = 5, width: in
         lo, hi = max(0, i - width), min(len(acts.text), i + width)
         out.append((float(a[i]), acts.text[lo:hi], int(i)))
     return out
+
+
+def most_active(acts: Activations, key: str = "1/h") -> tuple[np.ndarray, np.ndarray]:
+    """For each character, the neuron of ``key`` with the largest |activation| and that
+    activation (the view of the LSTM cookbook: which cell speaks up where)."""
+    a = acts.get(key)
+    idx = np.abs(a).argmax(axis=1)
+    return idx, a[np.arange(len(a)), idx]
+
+
+def most_active_table(acts: Activations, key: str = "1/h", start: int = 0, length: int = 60,
+                      per_row: int = 15) -> str:
+    """:func:`most_active` over a passage as text: the characters, under each the neuron
+    that wins there, and how often each neuron wins in the whole recording."""
+    idx, _ = most_active(acts, key)
+    end = min(start + length, len(acts.text))
+    rows = []
+    for a in range(start, end, per_row):
+        b = min(a + per_row, end)
+        chars = ["⏎" if c == "\n" else ("␣" if c == " " else c) for c in acts.text[a:b]]
+        rows.append("".join(f"{c:>5}" for c in chars))
+        rows.append("".join(f"{n:>5}" for n in idx[a:b]))
+    counts = np.bincount(idx, minlength=acts.get(key).shape[1])
+    top = np.argsort(-counts)[:5]
+    wins = ", ".join(f"[{j}] {counts[j] / len(idx):.0%}" for j in top)
+    return "\n".join(rows) + f"\nmost often the most active neuron of {key}: {wins}"

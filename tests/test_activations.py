@@ -96,10 +96,70 @@ def test_renderings(tmp_path, tiny_model):
     text = "abc\ndef <x>"
     acts = record(model, vocab, text)
     html = neuron_html(text, acts.get("0/h")[:, 0], title="n0")
-    assert html.count("<span") == len(text) and "&lt;" in html and "&gt;" in html and "⏎" in html
+    assert html.count("<span style=\"background") == len(text) and "&lt;" in html and "&gt;" in html and "⏎" in html
     p = save_neuron_html(tmp_path / "n.html", text, acts.get("0/h")[:, 0], title="n0")
     assert open(p).read().startswith("<!DOCTYPE html>")
     ax = heatmap(acts, "1/h", neurons=[0, 1, 2], length=8)
     assert len(ax.get_yticklabels()) == 3
     tops = top_passages(acts, "0/h", 0, k=2, width=2)
     assert len(tops) == 2 and tops[0][0] >= tops[1][0]
+
+
+def test_curly_quotes_close_with_their_partner_and_apostrophes_do_not_count():
+    t = "a “b c” d ‘e’ don’t"
+    q = in_quotes(t).tolist()
+    assert q == [0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    assert in_quotes("x ” y").sum() == 0          # a closing mark never opens
+
+
+def _bg(span: str) -> tuple[int, int, int]:
+    h = span.split("background:")[1][1:7]
+    return int(h[:2], 16), int(h[2:4], 16), int(h[4:], 16)
+
+
+def test_colour_scale_is_symmetric_and_does_not_clip():
+    import re
+
+    html = neuron_html("abcd", np.array([2.0, -2.0, 1.0, 0.0]))
+    spans = re.findall(r'<span style="background:#[0-9a-f]{6}" title="[^"]+">', html)
+    pos, neg, half, zero = (_bg(s) for s in spans)
+    assert pos == (0, 255, 0) and neg == (255, 0, 0)          # +2 and -2: full, opposite hues
+    assert half == (127, 255, 127) and zero == (255, 255, 255)  # 1.0 is half way: no clipping
+    assert "+2.00" in html and "−2.00" in html                 # the legend gives the scale
+    explicit = re.findall(r'background:(#[0-9a-f]{6})" title', neuron_html("a", np.array([1.0]), scale=4))
+    assert explicit == ["#bfffbf"]
+
+
+def test_heatmap_scale_covers_the_values(tiny_model):
+    model, vocab = tiny_model
+    acts = record(model, vocab, "abc\ndef abc")
+    c = np.zeros_like(acts.arrays["0/c"])
+    c[:, :3] = np.linspace(-2.2, 1.0, 3)[None, :]
+    acts.arrays["0/c"] = c
+    ax = heatmap(acts, "0/c", neurons=[0, 1, 2], length=5)
+    assert ax.images[0].get_clim() == pytest.approx((-2.2, 2.2))
+
+
+def test_most_active_picks_the_largest_absolute_value():
+    from helpers.activations import Activations, most_active, most_active_table
+
+    a = np.array([[0.1, -0.9, 0.5], [0.8, 0.2, -0.3], [0.0, 0.0, -0.4]])
+    acts = Activations("ab\n", {"1/h": a})
+    idx, val = most_active(acts, "1/h")
+    assert idx.tolist() == [1, 0, 2] and val.tolist() == [-0.9, 0.8, -0.4]
+    table = most_active_table(acts, "1/h")
+    assert "⏎" in table and table.splitlines()[1].split() == ["1", "0", "2"]
+    assert table.endswith("[0] 33%, [1] 33%, [2] 33%")
+
+
+def test_lstm_diagram_names_every_gate_and_state():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers.lstm_figure import lstm_cell_diagram
+
+    ax = lstm_cell_diagram()
+    texts = " ".join(t.get_text() for t in ax.texts)
+    for name in ("f\nσ", "i\nσ", "g\ntanh", "o\nσ", "$c_t$", "$h_t$", "$x_t$"):
+        assert name in texts, name
+
