@@ -153,3 +153,18 @@ def test_notebook_without_network(path, clone, tmp_path):
     assert e["traceback"] == [f"Data not available: {e['evalue']}"]  # one message, no traceback
     assert "make data" in e["evalue"] and "TEXTGEN_MIRROR" in e["evalue"]
     assert "https://" in e["evalue"]  # it names the public source it tried
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_exercise_has_a_hint_and_a_hidden_solution(path):
+    import re
+
+    nb = json.loads(path.read_text())
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    ex = [c for c in cells if c.lstrip().startswith("## Exercises")]
+    assert len(ex) == 1, f"{path.name} should have one Exercises cell"
+    numbers = re.findall(r"^(\d+)\. ", ex[0], re.M)
+    assert numbers == [str(i) for i in range(1, len(numbers) + 1)] and numbers, numbers
+    assert ex[0].count("*Hint:*") == len(numbers), "one hint per exercise"
+    assert ex[0].count("<details><summary>Solution</summary>") == len(numbers)
+    assert ex[0].count("</details>") == len(numbers)
