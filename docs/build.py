@@ -88,11 +88,36 @@ def _relink(text: str, src: Path) -> str:
     return _LINK.sub(fix, text)
 
 
+_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\w$])\$(?=\S)([^$\n]+?)(?<=\S)\$(?![\w$])", re.S)
+
+
+def _math_to_mathml(text: str) -> str:
+    """``$...$`` and ``$$...$$`` outside code as MathML, which the browser draws itself:
+    the site loads nothing from elsewhere, so no MathJax (a notebook in Jupyter renders
+    the same TeX with its own MathJax)."""
+    from latex2mathml.converter import convert
+
+    def one(m: re.Match) -> str:
+        block = m.group(1) is not None
+        tex = (m.group(1) if block else m.group(2)).strip()
+        mathml = convert(tex, display="block" if block else "inline")
+        return f'<div class="math">{mathml}</div>' if block else mathml
+
+    out, pos = [], 0
+    for code in _CODE.finditer(text):  # leave code spans and fences alone
+        out.append(_MATH.sub(one, text[pos:code.start()]))
+        out.append(code.group(0))
+        pos = code.end()
+    out.append(_MATH.sub(one, text[pos:]))
+    return "".join(out)
+
+
 def _notebook_for_site(src: Path) -> tuple[str, list[str]]:
     """The notebook as Jupyter shows it, for the site: consecutive prints joined into one
     output and progress bars at their last state (nbconvert would show each flush and
-    each ``\\r`` update on a line of its own), links made relative to its page, widgets
-    replaced by a note. Returns its JSON and the targets of its Markdown cells' links."""
+    each ``\\r`` update on a line of its own), links made relative to its page, TeX as
+    MathML, widgets replaced by a note. Returns its JSON and the targets of its Markdown cells' links."""
     import nbformat
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
@@ -103,7 +128,7 @@ def _notebook_for_site(src: Path) -> tuple[str, list[str]]:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             links += _targets(cell.source)
-            cell.source = _relink(cell.source, src)
+            cell.source = _math_to_mathml(_relink(cell.source, src))
         for out in cell.get("outputs", []):
             if WIDGET in out.get("data", {}):
                 out.data = {"text/html": WIDGET_NOTE, "text/plain": "(widget)"}

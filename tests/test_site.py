@@ -81,7 +81,10 @@ _PAGE_FACTS = """() => {
       png: q('.jp-RenderedImage img[src^="data:image/png"]'),
       svg: q('.jp-RenderedSVG svg'),
       html: q('.jp-RenderedHTMLCommon.jp-OutputArea-output'),
-      text: document.body.innerText.length};
+      text: document.body.innerText.length,
+      // TeX drawn as MathML: its boxes, and any TeX left over in the text
+      math: nb ? [...nb.querySelectorAll('math')].map(m => m.getBoundingClientRect().height) : [],
+      raw_tex: nb ? (nb.innerText.match(/[$][$]|[\\\\](sigma|frac|odot|tanh)(?![a-z])/g) || []).length : 0};
 }"""
 
 
@@ -227,3 +230,22 @@ def test_every_anchor_exists(crawl):
             if frag and url in ids and frag not in ids[url]:
                 missing.append(f"{f['url']} -> {link}")
     assert not missing, f"anchors that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_formulas_are_drawn_not_shown_as_tex(crawl, nb):
+    """Every $...$ of a notebook's Markdown becomes drawn mathematics (MathML, no script
+    from elsewhere): as many formulas as the notebook has, each with a height, no TeX left."""
+    import re
+
+    md = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"]
+                   if c["cell_type"] == "markdown")
+    md = re.sub(r"```.*?```|`[^`\n]*`", "", md, flags=re.S)
+    expected = len(re.findall(r"\$\$.+?\$\$", md, re.S))
+    expected += len(re.findall(r"(?<![\w$])\$(?=\S)[^$\n]+?(?<=\S)\$(?![\w$])",
+                               re.sub(r"\$\$.+?\$\$", "", md, flags=re.S)))
+    f = crawl["pages"][f"notebooks/{nb.stem}"]
+    assert len(f["math"]) == expected, f"{nb.name}: {len(f['math'])} formulas drawn of {expected}"
+    assert all(h > 5 for h in f["math"]), f"{nb.name}: a formula has no height: {f['math']}"
+    assert f["raw_tex"] == 0, f"{nb.name}: TeX shown as text"
+
