@@ -199,8 +199,9 @@ def neuron_html(text: str, values: np.ndarray, title: str = "", scale: float | N
     ``scale`` (default: the largest |value| shown, so nothing saturates; a cell state can
     reach well past ±1); a legend under the title says which colour is which sign. Returns
     a string; in Jupyter wrap it with ``IPython.display.HTML``."""
-    values = np.asarray(values, dtype=np.float64)
-    s = float(scale or (np.abs(values).max() or 1.0))
+    # only the values of the characters shown set the scale (a longer array may be passed)
+    values = np.asarray(values, dtype=np.float64)[: len(text)]
+    s = float(scale or (np.abs(values).max(initial=0.0) or 1.0))
     legend = (f"<div style='font-size:12px;margin:2px 0 6px'>"
               f"<span style='background:{_colour(-1)}'>&nbsp;−{s:.2f}&nbsp;</span> "
               f"<span style='background:{_colour(-0.5)}'>&nbsp;−{s / 2:.2f}&nbsp;</span> "
@@ -228,26 +229,38 @@ def save_neuron_html(path, text: str, values: np.ndarray, title: str = "") -> st
 
 
 def heatmap(acts: Activations, key: str = "0/h", neurons: list[int] | None = None,
-            start: int = 0, length: int = 120, ax=None):
+            start: int = 0, length: int = 120, ax=None, per_row: bool = False):
     """A matplotlib heatmap of many neurons (rows) over a passage (columns), with
-    the characters as column labels."""
+    the characters as column labels.
+
+    The colour scale is symmetric around 0 and as wide as the largest |value| shown.
+    ``per_row=True`` gives each row a scale of its own (its largest |value|, written in
+    its label): cell states of one layer can differ tenfold in size, and on a shared
+    scale the small ones fade to white."""
     import matplotlib.pyplot as plt
 
     a = acts.get(key)
     neurons = list(range(min(32, a.shape[1]))) if neurons is None else list(neurons)
-    seg = a[start:start + length, neurons].T
+    seg = a[start:start + length, neurons].T.astype(np.float64)
     chars = acts.text[start:start + length]
     if ax is None:
         _, ax = plt.subplots(figsize=(min(20, 0.16 * len(chars) + 2), 0.25 * len(neurons) + 1.5))
+    labels = [f"{key}[{n}]" for n in neurons]
+    if per_row:
+        peaks = np.abs(seg).max(axis=1)
+        seg = seg / np.where(peaks > 0, peaks, 1.0)[:, None]
+        labels = [f"{lab} ±{p:.2g}" for lab, p in zip(labels, peaks, strict=True)]
     # symmetric around 0 and as wide as the values: cell states reach past ±1, and a
     # clipped scale would paint 1.1 and 2.2 the same
-    lim = float(np.abs(seg).max()) or 1.0
+    lim = 1.0 if per_row else (float(np.abs(seg).max()) or 1.0)
     im = ax.imshow(seg, aspect="auto", cmap="RdYlGn", vmin=-lim, vmax=lim, interpolation="nearest")
     ax.set_xticks(range(len(chars)))
     ax.set_xticklabels(["⏎" if c == "\n" else c for c in chars], fontsize=7, family="monospace")
     ax.set_yticks(range(len(neurons)))
-    ax.set_yticklabels([f"{key}[{n}]" for n in neurons], fontsize=7)
-    ax.figure.colorbar(im, ax=ax, fraction=0.02)
+    ax.set_yticklabels(labels, fontsize=7)
+    bar = ax.figure.colorbar(im, ax=ax, fraction=0.02)
+    if per_row:
+        bar.set_label("value / the row's largest |value|", fontsize=7)
     return ax
 
 

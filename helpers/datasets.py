@@ -158,7 +158,7 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
                     "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed", 1115394),),
     ),
     Dataset(
-        "gutenberg-11", "Alice's Adventures in Wonderland, 2016 edition (notebook 01)",
+        "gutenberg-11", "Alice's Adventures in Wonderland, 2016 edition (notebooks 01, 07)",
         _PG_LICENCE, "https://www.gutenberg.org/ebooks/11",
         (RemoteFile("gutenberg/cache/epub/11/pg11.txt",
                     _gh("GITenberg/Alice-s-Adventures-in-Wonderland_11",
@@ -174,7 +174,7 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
                     "c29a4f56dd91aa894a3f17d5f96b356ccb499e3e2c5a27964de911845e39efab", 450783),),
     ),
     Dataset(
-        "gutenberg-1342", "Pride and Prejudice, 2023 edition (notebook 01)",
+        "gutenberg-1342", "Pride and Prejudice, 2023 edition (notebooks 01, 07)",
         _PG_LICENCE, "https://www.gutenberg.org/ebooks/1342",
         (RemoteFile("gutenberg/cache/epub/1342/pg1342.txt",
                     _gh("RU-ECE/ECE451-Parallel", "c58dca3a6abedd8041057571c247e9a393cc3b4d",

@@ -50,7 +50,8 @@ def lstm_cell_diagram(ax=None):
     arrow((0.2, 1.2), (1.6, 1.2))
     ax.text(0.1, 0.85, "$h_{t-1}$", fontsize=12)
     arrow((1.8, 0.0), (1.8, 1.1))
-    ax.text(1.95, 0.15, "$x_t$ (the embedded character)", fontsize=10)
+    ax.text(1.95, 0.15, "$x_t$: the embedded character (layer 0), or $h_t$ of the layer below",
+            fontsize=10)
     ax.plot([1.6, 7.0], [1.2, 1.2], color="#334455", lw=1.4)
     colours = {"f": "#f9d9a6", "i": "#bfe3c0", "g": "#c7dcf2", "o": "#e8c8ef"}
     xs = {"f": 3.2, "i": 4.4, "g": 5.2, "o": 6.4}

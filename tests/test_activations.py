@@ -128,6 +128,9 @@ def test_colour_scale_is_symmetric_and_does_not_clip():
     assert "+2.00" in html and "−2.00" in html                 # the legend gives the scale
     explicit = re.findall(r'background:(#[0-9a-f]{6})" title', neuron_html("a", np.array([1.0]), scale=4))
     assert explicit == ["#bfffbf"]
+    # the scale comes from the characters shown, not from values beyond the text
+    shown = re.findall(r'background:(#[0-9a-f]{6})" title', neuron_html("ab", np.array([1.0, -0.5, 9.0])))
+    assert shown == ["#00ff00", "#ff7f7f"]
 
 
 def test_heatmap_scale_covers_the_values(tiny_model):
@@ -138,6 +141,14 @@ def test_heatmap_scale_covers_the_values(tiny_model):
     acts.arrays["0/c"] = c
     ax = heatmap(acts, "0/c", neurons=[0, 1, 2], length=5)
     assert ax.images[0].get_clim() == pytest.approx((-2.2, 2.2))
+    # each row on its own scale: a small neuron beside a large one still reaches full colour
+    c[:, 0], c[:, 1], c[:, 2] = 30.0 * np.linspace(-1, 1, len(c)), 0.3, 0.0
+    ax = heatmap(acts, "0/c", neurons=[0, 1, 2], length=5, per_row=True)
+    img = ax.images[0].get_array()
+    assert img[1].max() == pytest.approx(1.0) and np.abs(img[0]).max() == pytest.approx(1.0)
+    assert (img[2] == 0).all() and ax.images[0].get_clim() == pytest.approx((-1.0, 1.0))
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0].endswith("±30") and labels[1].endswith("±0.3")
 
 
 def test_most_active_picks_the_largest_absolute_value():
