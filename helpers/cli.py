@@ -155,7 +155,7 @@ def cmd_sample(args) -> int:
     samples = m.generate(
         args.prompt, length=args.length, temperature=args.temperature, n=args.num,
         top_k=args.top_k, top_p=args.top_p, greedy=args.greedy, seed=args.seed, stop=args.stop,
-        unknown=args.unknown,
+        unknown=args.unknown, alternatives=0,   # the hover text of notebooks only
     )
     dt = time.perf_counter() - t0
     chunks = []

@@ -259,7 +259,7 @@ def compare_temperatures(generator, corpus_index: NgramIndex, temperatures=(0.3,
     rows = []
     for t in temperatures:
         samples = generator.generate(prompt, length=length, temperature=t, n=n, seed=seed,
-                                     unknown="unk")
+                                     unknown="unk", alternatives=0)
         texts = [s.text for s in samples]
         nov = [novelty(x, corpus_index) for x in texts if len(x) > 8]
         row = {

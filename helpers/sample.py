@@ -248,7 +248,7 @@ class Generator:
                     # recorded now, while the logits are at hand: recomputing them later
                     # would mean running the whole sample through the model again
                     p_model = softmax(logits)
-                    top = np.argsort(-p_model, axis=-1, kind="stable")[:, :k_alt]
+                    kth = np.partition(p_model, -k_alt, axis=-1)[:, -k_alt]
                 for b in np.flatnonzero(alive):
                     t = int(tok[b])
                     if end_id is not None and t == end_id:
@@ -258,8 +258,8 @@ class Generator:
                     out_ids[b].append(t)
                     out_p[b].append(float(p[b]))
                     if k_alt:
-                        out_alt[b].append([(self.vocab.tokens[j], float(p_model[b, j]))
-                                           for j in top[b]])
+                        out_alt[b].append(_likeliest(p_model[b], kth[b], k_alt,
+                                                     self.vocab.tokens))
                     # one piece per token (for words, spacing depends on the previous one)
                     piece = self.vocab.piece(prev, self.vocab.tokens[t])
                     texts[b] += piece
@@ -310,6 +310,15 @@ class Generator:
         best = max(pool, key=lambda c: c[1] / max(1, len(c[0])))
         toks = [t for t in best[0] if t != end_id]
         return Sample(self.vocab.decode(toks), prompt, toks, [], "beam")
+
+
+def _likeliest(p: np.ndarray, kth: float, k: int, tokens) -> list[tuple[str, float]]:
+    """The ``k`` likeliest tokens of one row, likeliest first, ties in vocabulary order
+    (what a stable ``argsort`` of the whole row gives, without sorting the whole row:
+    only the tokens at or above the k-th probability ``kth`` are sorted)."""
+    cand = np.flatnonzero(p >= kth)
+    top = cand[np.argsort(-p[cand], kind="stable")][:k]
+    return [(tokens[j], float(p[j])) for j in top]
 
 
 # how a token is named where it cannot be shown as itself (hover text, chart labels)

@@ -238,7 +238,8 @@ class _Samples(keras.callbacks.Callback):
         rows = []
         for t in self.cfg.sample_temperatures:
             for s in gen.generate(self.prompt, length=self.cfg.sample_length, temperature=t,
-                                  n=self.cfg.samples_per_epoch, seed=epoch, unknown="unk"):
+                                  n=self.cfg.samples_per_epoch, seed=epoch, unknown="unk",
+                                  alternatives=0):
                 print(f"--- sample, temperature {t} ---\n{s.full}", flush=True)
                 rows.append({"epoch": epoch + 1, "temperature": t, "text": s.full})
         if self.run is not None:

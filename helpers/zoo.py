@@ -297,7 +297,7 @@ def export_run(run_dir: str | os.PathLike, name: str, zoo_dir: str | os.PathLike
     if cfg.get("init_from"):
         info["init_from"] = cfg["init_from"]
     info["samples"] = {str(t): m.generator.generate(prompt, length=300, temperature=t, seed=1,
-                                                    unknown="unk")[0].full
+                                                    unknown="unk", alternatives=0)[0].full
                        for t in (0.5, 0.8, 1.0)}
     dest = Path(zoo_dir or paths.zoo_dir()) / name
     export_bundle(m.model, m.vocab, dest, info)
