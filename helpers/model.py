@@ -11,13 +11,15 @@ state in and out, which is what sampling needs.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import keras
 import numpy as np
 from keras import layers, ops
 
 from .settings import STATES_PER_CELL, ModelConfig
 
-__all__ = ["CarryStateModel", "ModelConfig", "StepModel", "build_model", "build_step_model",
+__all__ = ["CarryStateModel", "DropConnectModel", "ModelConfig", "dropped_connections", "StepModel", "build_model", "build_step_model",
            "config_of", "count_params", "rnn_layers", "state_sizes"]
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU}
@@ -117,6 +119,59 @@ class StepModel(keras.Model):
         return [self.logits(x), *out_states]
 
 
+@contextmanager
+def dropped_connections(layer, rate: float, seed_generator):
+    """DropConnect on the hidden-to-hidden weights of one recurrent layer, for one call.
+
+    Inside the ``with``, ``layer.cell.recurrent_kernel`` is the variable times a fresh
+    0/1 mask, scaled by ``1 / (1 - rate)``: the same dropped connections at every step
+    of every sequence of this batch, and a new draw on the next call. The layer reads
+    the masked matrix wherever it reads the weights (the fused cuDNN kernel included),
+    and the gradient reaches the variable through the product, zero where dropped.
+    Afterwards the attribute is the variable again, so inference never sees a mask
+    (AWD-LSTM's WeightDrop, Merity et al. 2017)."""
+    cell = layer.cell
+    raw = cell.recurrent_kernel
+    keep = ops.cast(keras.random.uniform(raw.shape, seed=seed_generator) >= rate, raw.dtype)
+    masked = ops.cast(raw * keep / (1.0 - rate), layer.compute_dtype)
+    # past Layer.__setattr__: the masked tensor must not be tracked as a weight
+    object.__setattr__(cell, "recurrent_kernel", masked)
+    try:
+        yield masked
+    finally:
+        object.__setattr__(cell, "recurrent_kernel", raw)
+
+
+class DropConnectModel(keras.Model):
+    """Training form of a :func:`build_model` network with DropConnect on its recurrent
+    weights (see :func:`dropped_connections`). It calls the *same* layer objects as
+    ``model`` (fit this, save ``model``): the saved network is a plain one, and with
+    ``training=False`` this gives exactly what ``model`` gives."""
+
+    def __init__(self, model: keras.Model, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(name=f"{model.name}_dropconnect", **kwargs)
+        if not 0 < rate < 1:
+            raise ValueError(f"rate must be in (0, 1), not {rate}")
+        self.base, self.rate = model, rate
+        self.rnns = rnn_layers(model)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, tokens, training=False):
+        x = tokens
+        for layer in self.base.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if training and layer in self.rnns:
+                with dropped_connections(layer, self.rate, self.seed_generator):
+                    x = layer(x, training=training)
+            else:
+                x = layer(x, training=training)
+        return x
+
+    def __repr__(self) -> str:
+        return f"DropConnectModel({self.base.name}, rate={self.rate})"
+
+
 class CarryStateModel(keras.Model):
     """Training form of a :func:`build_model` network for truncated backpropagation
     through time: each batch starts from the recurrent state the previous batch ended
@@ -130,10 +185,13 @@ class CarryStateModel(keras.Model):
     :meth:`reset_state` at the start of every pass over the data.
     """
 
-    def __init__(self, model: keras.Model, batch_size: int, **kwargs):
+    def __init__(self, model: keras.Model, batch_size: int, weight_drop: float = 0.0,
+                 seed: int | None = None, **kwargs):
         super().__init__(name=f"{model.name}_carry", **kwargs)
         self.base = model
         self.batch_size = batch_size
+        self.weight_drop = weight_drop  # DropConnect while training (dropped_connections)
+        self.seed_generator = keras.random.SeedGenerator(seed)
         self.rnns = rnn_layers(model)
         self.carried = [
             self.add_weight(shape=(batch_size, size), initializer="zeros", trainable=False,
@@ -152,7 +210,11 @@ class CarryStateModel(keras.Model):
                 init = [ops.stop_gradient(ops.copy(v)) for v in self.carried[k:k + n]]
                 layer.return_state = True  # the base model keeps return_state=False
                 try:
-                    x, *new = layer(x, initial_state=init, training=training)
+                    if training and self.weight_drop:
+                        with dropped_connections(layer, self.weight_drop, self.seed_generator):
+                            x, *new = layer(x, initial_state=init, training=training)
+                    else:
+                        x, *new = layer(x, initial_state=init, training=training)
                 finally:
                     layer.return_state = False
                 for v, s in zip(self.carried[k:k + n], new, strict=True):

@@ -191,6 +191,11 @@ class TrainConfig:
     # (a resumed run continues from the average)
     ema: float | None = _s(None, "keep a moving average of the weights with this momentum; "
                            "score and save the average")
+    # DropConnect on the hidden-to-hidden weights (AWD-LSTM's WeightDrop): a fresh mask on
+    # the recurrent weight matrices for each batch, none at inference; the saved network
+    # is a plain one (see helpers.model.dropped_connections)
+    weight_drop: float = _s(0.0, "DropConnect: chance of dropping each recurrent weight, "
+                            "drawn anew for each batch")
 
     def __post_init__(self):
         check_choices(self)
@@ -202,6 +207,8 @@ class TrainConfig:
             raise ValueError("val_fraction must be between 0 and 1")
         if not 0 <= self.carry_reset < 1:
             raise ValueError("carry_reset must be in [0, 1)")
+        if not 0 <= self.weight_drop < 1:
+            raise ValueError("weight_drop must be in [0, 1)")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ValueError("ema must be a momentum in (0, 1), e.g. 0.999")
         if self.schedule == "cosine-time" and not self.max_minutes:

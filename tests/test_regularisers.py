@@ -9,7 +9,7 @@ import pytest
 from keras.ops import convert_to_numpy
 
 from helpers.kerasfile import load_engine
-from helpers.model import ModelConfig, build_model, config_of
+from helpers.model import DropConnectModel, ModelConfig, build_model, config_of, dropped_connections
 from helpers.sample import Generator
 from helpers.settings import TrainConfig
 from helpers.train import train
@@ -106,3 +106,87 @@ def test_the_average_is_what_gets_scored_and_saved(tmp_path, sonnets):
         assert drift < moved / 10, (which, drift, moved)
     # and what was scored is the average: the loss of a barely trained network
     assert r.history[-1]["val_loss"] > 0.9 * np.log(r.vocab.__len__())
+
+
+# --- DropConnect on the recurrent weights ---------------------------------------------
+def _small(cell="lstm", units=16):
+    return build_model(ModelConfig(vocab_size=len(VOCAB), embed_dim=8, units=units, layers=2,
+                                   cell=cell, dropout=0.0))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_dropped_connections_masks_for_one_call_only(cell):
+    m = _small(cell, units=32)
+    layer = m.get_layer("rnn_0")
+    raw = layer.cell.recurrent_kernel
+    w = convert_to_numpy(raw)
+    seeds = keras.random.SeedGenerator(3)
+    masks = []
+    for _ in range(2):
+        with dropped_connections(layer, 0.3, seeds) as masked:
+            assert layer.cell.recurrent_kernel is masked
+            got = convert_to_numpy(masked)
+        kept = got != 0
+        assert 0.25 < 1 - kept.mean() < 0.35                      # about 30% dropped
+        np.testing.assert_allclose(got[kept], w[kept] / 0.7, rtol=1e-6)
+        masks.append(kept)
+        assert layer.cell.recurrent_kernel is raw                 # the variable is back
+    assert (masks[0] != masks[1]).any()                           # a new mask each call
+    assert len(m.trainable_weights) == len(_small(cell, 32).trainable_weights)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_dropconnect_changes_the_mask_per_batch_and_never_at_inference(monkeypatch, cell):
+    """Fit three batches eagerly, recording every mask drawn: one per layer per batch,
+    each different; the update of a dropped weight is zero; evaluating and predicting
+    draw none and give exactly what the plain network gives."""
+    import helpers.model as hm
+
+    drawn = []
+    real = hm.dropped_connections
+
+    @__import__("contextlib").contextmanager
+    def spy(layer, rate, seed_generator):
+        with real(layer, rate, seed_generator) as masked:
+            drawn.append((layer.name, convert_to_numpy(masked) != 0))
+            yield masked
+
+    monkeypatch.setattr(hm, "dropped_connections", spy)
+    m = _small(cell)
+    fit = DropConnectModel(m, 0.5, seed=0)
+    fit.compile(optimizer=keras.optimizers.SGD(1.0),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                run_eagerly=True)
+    x = np.random.default_rng(2).integers(0, len(VOCAB), (4, 13)).astype("int32")
+    before = convert_to_numpy(m.get_layer("rnn_1").cell.recurrent_kernel)
+    fit.fit(x[:, :-1], x[:, 1:], batch_size=4, epochs=1, verbose=0)      # one batch
+    after = convert_to_numpy(m.get_layer("rnn_1").cell.recurrent_kernel)
+    assert [name for name, _ in drawn] == ["rnn_0", "rnn_1"]
+    kept = drawn[1][1]
+    assert (after[~kept] == before[~kept]).all()       # no gradient through a dropped weight
+    assert (after[kept] != before[kept]).mean() > 0.9
+    fit.fit(x[:, :-1], x[:, 1:], batch_size=2, epochs=1, verbose=0)      # two more batches
+    assert len(drawn) == 6
+    layer1 = [k for name, k in drawn if name == "rnn_1"]
+    assert all((a != b).any() for a, b in zip(layer1, layer1[1:], strict=False))
+    drawn.clear()
+    fit.evaluate(x[:, :-1], x[:, 1:], verbose=0)
+    out = convert_to_numpy(fit.predict(x, verbose=0))
+    assert drawn == []
+    np.testing.assert_allclose(out, convert_to_numpy(m(x)), atol=1e-6)
+    assert "rate=0.5" in repr(fit)
+
+
+@pytest.mark.parametrize("carry", [False, True])
+def test_training_with_weight_drop_saves_a_plain_network(tmp_path, sonnets, carry):
+    cfg = {"seq_len": 32, "batch_size": 8, "steps_per_epoch": 5, "epochs": 1,
+           "weight_drop": 0.3, "carry_state": carry, "samples_per_epoch": 0, "verbose": 0}
+    r = train(sonnets[:20_000], tmp_path, {"units": 16, "embed_dim": 8, "layers": 2}, cfg)
+    assert np.isfinite(r.best_val_loss)
+    saved = keras.saving.load_model(tmp_path / "best.keras", safe_mode=True)
+    assert saved.__class__.__name__ == "Functional"
+    a = Generator(saved, r.vocab).generate("Th", length=30, seed=1)
+    b = Generator(load_engine(tmp_path / "best.keras"), r.vocab).generate("Th", length=30, seed=1)
+    assert a[0].full == b[0].full
+    with pytest.raises(ValueError):
+        TrainConfig(weight_drop=1.0)
