@@ -19,7 +19,7 @@ from keras import layers, ops
 
 from .settings import STATES_PER_CELL, ModelConfig
 
-__all__ = ["CarryStateModel", "DropConnectModel", "ModelConfig", "dropped_connections", "StepModel", "build_model", "build_step_model",
+__all__ = ["CarryStateModel", "ModelConfig", "RegularisedModel", "dropped_connections", "StepModel", "build_model", "build_step_model",
            "config_of", "count_params", "rnn_layers", "state_sizes"]
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU}
@@ -142,41 +142,65 @@ def dropped_connections(layer, rate: float, seed_generator):
         object.__setattr__(cell, "recurrent_kernel", raw)
 
 
-class DropConnectModel(keras.Model):
-    """Training form of a :func:`build_model` network with DropConnect on its recurrent
-    weights (see :func:`dropped_connections`). It calls the *same* layer objects as
+class RegularisedModel(keras.Model):
+    """Training form of a :func:`build_model` network with the AWD-LSTM regularisers that
+    act only while training (Merity et al. 2017). It calls the *same* layer objects as
     ``model`` (fit this, save ``model``): the saved network is a plain one, and with
-    ``training=False`` this gives exactly what ``model`` gives."""
+    ``training=False`` this gives exactly what ``model`` gives.
 
-    def __init__(self, model: keras.Model, rate: float, seed: int | None = None, **kwargs):
-        super().__init__(name=f"{model.name}_dropconnect", **kwargs)
-        if not 0 < rate < 1:
-            raise ValueError(f"rate must be in (0, 1), not {rate}")
-        self.base, self.rate = model, rate
+    - ``weight_drop``: DropConnect on the recurrent weights, a new mask per batch
+      (:func:`dropped_connections`);
+    - ``ar``: activation regularisation, ``ar * mean(h**2)`` of what the logits layer reads
+      (the last recurrent layer's output after its dropout): keeps activations small;
+    - ``tar``: temporal activation regularisation, ``tar * mean((h[t] - h[t-1])**2)`` of the
+      last recurrent layer's output before dropout: penalises a state that jumps.
+    """
+
+    def __init__(self, model: keras.Model, weight_drop: float = 0.0, ar: float = 0.0,
+                 tar: float = 0.0, seed: int | None = None, name: str | None = None, **kwargs):
+        super().__init__(name=name or f"{model.name}_regularised", **kwargs)
+        if not 0 <= weight_drop < 1 or ar < 0 or tar < 0:
+            raise ValueError(f"weight_drop must be in [0, 1), ar and tar >= 0 (got "
+                             f"{weight_drop}, {ar}, {tar})")
+        self.base, self.weight_drop, self.ar, self.tar = model, weight_drop, ar, tar
         self.rnns = rnn_layers(model)
         self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _rnn(self, layer, x, training):
+        """Run one recurrent layer (the carrying form runs it from the carried state)."""
+        return layer(x, training=training)
 
     def call(self, tokens, training=False):
         x = tokens
         for layer in self.base.layers:
             if isinstance(layer, keras.layers.InputLayer):
                 continue
-            if training and layer in self.rnns:
-                with dropped_connections(layer, self.rate, self.seed_generator):
-                    x = layer(x, training=training)
-            else:
-                x = layer(x, training=training)
+            if layer in self.rnns:
+                if training and self.weight_drop:
+                    with dropped_connections(layer, self.weight_drop, self.seed_generator):
+                        x = self._rnn(layer, x, training)
+                else:
+                    x = self._rnn(layer, x, training)
+                if training and self.tar and layer is self.rnns[-1]:
+                    step = ops.cast(x[:, 1:] - x[:, :-1], "float32")
+                    self.add_loss(self.tar * ops.mean(ops.square(step)))
+                continue
+            if training and self.ar and layer.name == "logits":
+                self.add_loss(self.ar * ops.mean(ops.square(ops.cast(x, "float32"))))
+            x = layer(x, training=training)
         return x
 
     def __repr__(self) -> str:
-        return f"DropConnectModel({self.base.name}, rate={self.rate})"
+        return (f"{type(self).__name__}({self.base.name}, weight_drop={self.weight_drop}, "
+                f"ar={self.ar}, tar={self.tar})")
 
 
-class CarryStateModel(keras.Model):
+class CarryStateModel(RegularisedModel):
     """Training form of a :func:`build_model` network for truncated backpropagation
     through time: each batch starts from the recurrent state the previous batch ended
     in (row by row), so with :class:`helpers.windows.StreamDataset` the network learns
     from context longer than one window, while gradients stop at window boundaries.
+    It takes the regularisers of :class:`RegularisedModel` too.
 
     It calls the *same* layer objects as ``model`` (train this, save ``model``). The
     state lives in non-trainable variables of shape ``(batch_size, units)``, so it works
@@ -185,43 +209,31 @@ class CarryStateModel(keras.Model):
     :meth:`reset_state` at the start of every pass over the data.
     """
 
-    def __init__(self, model: keras.Model, batch_size: int, weight_drop: float = 0.0,
-                 seed: int | None = None, **kwargs):
-        super().__init__(name=f"{model.name}_carry", **kwargs)
-        self.base = model
+    def __init__(self, model: keras.Model, batch_size: int, **kwargs):
+        super().__init__(model, name=f"{model.name}_carry", **kwargs)
         self.batch_size = batch_size
-        self.weight_drop = weight_drop  # DropConnect while training (dropped_connections)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.rnns = rnn_layers(model)
         self.carried = [
             self.add_weight(shape=(batch_size, size), initializer="zeros", trainable=False,
                             dtype="float32", name=f"carried_{i}")
             for i, size in enumerate(state_sizes(model))
         ]
+        self._first = {}  # layer -> index of its first state tensor in self.carried
+        k = 0
+        for layer in self.rnns:
+            self._first[id(layer)] = k
+            k += n_states(layer)
 
-    def call(self, tokens, training=False):
-        x, k = tokens, 0
-        for layer in self.base.layers:
-            if isinstance(layer, keras.layers.InputLayer):
-                continue
-            if layer in self.rnns:
-                n = n_states(layer)
-                # a copy: torch autograd must not see the variable change in place
-                init = [ops.stop_gradient(ops.copy(v)) for v in self.carried[k:k + n]]
-                layer.return_state = True  # the base model keeps return_state=False
-                try:
-                    if training and self.weight_drop:
-                        with dropped_connections(layer, self.weight_drop, self.seed_generator):
-                            x, *new = layer(x, initial_state=init, training=training)
-                    else:
-                        x, *new = layer(x, initial_state=init, training=training)
-                finally:
-                    layer.return_state = False
-                for v, s in zip(self.carried[k:k + n], new, strict=True):
-                    v.assign(ops.cast(s, "float32"))
-                k += n
-            else:
-                x = layer(x, training=training)
+    def _rnn(self, layer, x, training):
+        k, n = self._first[id(layer)], n_states(layer)
+        # a copy: torch autograd must not see the variable change in place
+        init = [ops.stop_gradient(ops.copy(v)) for v in self.carried[k:k + n]]
+        layer.return_state = True  # the base model keeps return_state=False
+        try:
+            x, *new = layer(x, initial_state=init, training=training)
+        finally:
+            layer.return_state = False
+        for v, s in zip(self.carried[k:k + n], new, strict=True):
+            v.assign(ops.cast(s, "float32"))
         return x
 
     def reset_state(self, rows=None) -> None:

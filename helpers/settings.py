@@ -196,6 +196,11 @@ class TrainConfig:
     # is a plain one (see helpers.model.dropped_connections)
     weight_drop: float = _s(0.0, "DropConnect: chance of dropping each recurrent weight, "
                             "drawn anew for each batch")
+    # activation / temporal activation regularisation (AWD-LSTM's alpha and beta): added to
+    # the loss while training, on the last recurrent layer's output (helpers.model)
+    ar: float = _s(0.0, "activation regularisation: this times mean(h**2) of the last layer")
+    tar: float = _s(0.0, "temporal activation regularisation: this times "
+                    "mean((h[t] - h[t-1])**2) of the last layer")
 
     def __post_init__(self):
         check_choices(self)
@@ -209,6 +214,8 @@ class TrainConfig:
             raise ValueError("carry_reset must be in [0, 1)")
         if not 0 <= self.weight_drop < 1:
             raise ValueError("weight_drop must be in [0, 1)")
+        if self.ar < 0 or self.tar < 0:
+            raise ValueError("ar and tar must be at least 0")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ValueError("ema must be a momentum in (0, 1), e.g. 0.999")
         if self.schedule == "cosine-time" and not self.max_minutes:

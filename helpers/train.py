@@ -33,7 +33,7 @@ import numpy as np
 
 from .corpus_cache import EncodedCorpus
 from .errors import TextgenError
-from .model import CarryStateModel, DropConnectModel, build_model, config_of, count_params
+from .model import CarryStateModel, RegularisedModel, build_model, config_of, count_params
 from .rundir import RunDir, RunDirError
 from .settings import ModelConfig, TrainConfig
 from .textio import CorpusError, display_path
@@ -274,12 +274,14 @@ def _plan(model: keras.Model, tc: TrainConfig, train_ids: np.ndarray, val: Seque
         compile_model(model, tc, tc.epochs * steps)
     if not tc.carry_state:
         fit_model = model
-        if tc.weight_drop:  # fit the DropConnect form (same weights), save the plain one
-            fit_model = DropConnectModel(model, tc.weight_drop, seed=tc.seed)
+        if tc.weight_drop or tc.ar or tc.tar:  # fit the regularised form (same weights),
+            # save the plain one
+            fit_model = RegularisedModel(model, tc.weight_drop, tc.ar, tc.tar, seed=tc.seed)
             fit_model.compile(optimizer=model.optimizer, loss=model.loss)
         return _Plan(fit_model, data, {"validation_data": val, "shuffle": True}, [], None)
     # fit the carrying form; score and save the plain network
-    fit_model = CarryStateModel(model, tc.batch_size, weight_drop=tc.weight_drop, seed=tc.seed)
+    fit_model = CarryStateModel(model, tc.batch_size, weight_drop=tc.weight_drop, ar=tc.ar,
+                                tar=tc.tar, seed=tc.seed)
     fit_model.compile(optimizer=model.optimizer, loss=model.loss)
     rng = np.random.default_rng((tc.seed, start_epoch))
     return _Plan(fit_model, data,
