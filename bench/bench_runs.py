@@ -12,10 +12,11 @@ an 80-second run is what someone gets 80 seconds after pressing enter. The final
 after the budget, covers the whole validation split (nanoGPT's split: the last 10%) in
 windows of ``score_windows`` from a zero state, and with the state carried through.
 
-Each run writes ``bench/runs/<device>/<name>.json``: its curve (validation loss on the
-first ``val_max_tokens`` characters against seconds since launch), best, final scores,
+Each run writes ``bench/results/<device>/<name>.json``: its curve (validation loss on the
+first ``val_max_tokens`` characters against seconds since launch, with the step count
+and the epoch's training loss), best, final scores,
 steps, the full configuration and the device. Losers are kept. ``--table`` prints a
-Markdown table per device and draws ``bench/runs/<device>.png``.
+Markdown table per device and draws ``bench/results/<device>.png``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-RUNS = BENCH / "runs"
+RUNS = BENCH / "results"
 
 
 def device_name() -> str:
@@ -96,9 +97,9 @@ def run_one(spec: dict, t_launch: float) -> dict:
             steps[0] += 1
 
         def on_epoch_end(self, epoch, logs=None):
-            if logs and "val_loss" in logs:
+            if logs and "val_loss" in logs:  # seconds, validation loss, steps, training loss
                 curve.append([round(time.time() - t_launch, 2), round(float(logs["val_loss"]), 5),
-                              steps[0]])
+                              steps[0], round(float(logs.get("loss", float("nan"))), 5)])
 
     ready = time.time() - t_launch
     left = spec["budget_s"] - ready
@@ -130,7 +131,8 @@ def launch(specs: list[dict], parallel: int, out: Path) -> None:
     while waiting or running:
         while waiting and len(running) < parallel:
             spec = waiting.pop(0)
-            log = (out / f"{spec['name']}.log").open("w")
+            (out / "logs").mkdir(exist_ok=True)
+            log = (out / "logs" / f"{spec['name']}.log").open("w")
             # a plan may compare Keras backends at equal wall time
             backend = {"KERAS_BACKEND": spec["backend"]} if "backend" in spec else {}
             p = subprocess.Popen([sys.executable, __file__, "--one", json.dumps(spec),
@@ -145,7 +147,7 @@ def launch(specs: list[dict], parallel: int, out: Path) -> None:
             if p.poll() is not None:
                 log.close()
                 running.remove(item)
-                lines = (out / f"{spec['name']}.log").read_text().splitlines()
+                lines = (out / "logs" / f"{spec['name']}.log").read_text().splitlines()
                 said = [x for x in lines if x.startswith(("error:", f"{spec['name']}:"))]
                 print(f"finished {spec['name']} (exit {p.returncode}): "
                       f"{(said or lines[-1:] or [''])[-1]}", flush=True)
@@ -160,37 +162,42 @@ def load_all(out: Path) -> dict[str, list[dict]]:
 
 
 def table(rows: list[dict]) -> str:
-    def diff(r):
+    """A Markdown table of one device's runs; the settings column shows only what
+    differs between them (backend included)."""
+    def settings(r):
         s = r["spec"]
-        parts = [f"{k}={v}" for k, v in {**s["model"], **s["train"]}.items()]
-        return ", ".join(parts)
+        return {"backend": r["backend"], **s["model"], **s["train"]}
 
+    keys = sorted({k for r in rows for k in settings(r)})
+    varies = [k for k in keys if len({json.dumps(settings(r).get(k)) for r in rows}) > 1]
     w = next((k for k in rows[0] if k.startswith("val_windows_")), "val_windows_160")
-    out = [f"device: {rows[0]['device']}, backend {rows[0]['backend']}, Keras {rows[0]['keras']}",
-           "", f"| run | budget | start-up | steps | best (subset) | whole split, {w[12:]} "
-           "| state carried | settings |", "|---|---|---|---|---|---|---|---|"]
+    out = [f"device: {rows[0]['device']}, Keras {rows[0]['keras']}", "",
+           f"| run | budget | start-up | steps | best (subset) | whole split, windows of "
+           f"{w[12:]} | state carried | settings that differ |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["spec"]["budget_s"], r.get(w, 9))):
+        diff = ", ".join(f"{k}={settings(r)[k]}" for k in varies
+                         if settings(r).get(k) is not None)
         out.append(f"| {r['name']} | {r['spec']['budget_s']} s | {r['startup_s']:.0f} s | "
-                   f"{r['steps']} | {r['best_val_subset']:.3f} | **{r.get(w, float('nan')):.3f}** | "
-                   f"{r['val_state_carried']:.3f} | {diff(r)} |")
+                   f"{r['steps']} | {r['best_val_subset']:.3f} | **{r.get(w, float('nan')):.3f}** "
+                   f"| {r['val_state_carried']:.3f} | {diff} |")
     return "\n".join(out)
 
 
 def plot(device: str, rows: list[dict], out: Path) -> Path:
+    """Validation loss against seconds since launch, one panel per budget."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from helpers.plots import loss_curves
+
     budgets = sorted({r["spec"]["budget_s"] for r in rows})
     fig, axes = plt.subplots(1, len(budgets), figsize=(6 * len(budgets), 4), squeeze=False)
     for ax, b in zip(axes[0], budgets, strict=True):
-        for r in rows:
-            if r["spec"]["budget_s"] == b and r["curve"]:
-                t, v = zip(*[(c[0], c[1]) for c in r["curve"]], strict=True)
-                ax.plot(t, v, marker=".", label=r["name"])
-        ax.set(title=f"{b} s budget, {device}", xlabel="seconds since launch",
-               ylabel="validation loss (nats/char, subset)")
+        loss_curves({r["name"]: [{"seconds": c[0], "val_loss": c[1]} for c in r["curve"]]
+                     for r in rows if r["spec"]["budget_s"] == b and r["curve"]}, ax=ax)
+        ax.set(title=f"{b} s budget, {device}", xlabel="seconds since launch")
         ax.legend(fontsize=7)
     path = out / f"{device}.png"
     fig.tight_layout()
@@ -206,7 +213,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", help="run only these names of the plan")
     ap.add_argument("--table", action="store_true", help="print the tables, draw the charts")
     ap.add_argument("--budget", type=float, help="override every run's budget_s (a smoke test)")
-    ap.add_argument("--out", type=Path, default=RUNS, help="where the runs go (bench/runs)")
+    ap.add_argument("--out", type=Path, default=RUNS, help="where the runs go (bench/results)")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # a child: one spec as JSON
     args = ap.parse_args()
     if args.one:
@@ -234,6 +241,13 @@ def main() -> None:
         for device, rows in load_all(args.out).items():
             print(table(rows), "\n")
             print(f"chart: {plot(device, rows, args.out)}\n")
+        ref = args.out / "nanogpt_cpu.json"  # the reference, run beside on the same CPU
+        if ref.exists():
+            r = json.loads(ref.read_text())
+            for run in r["runs"]:
+                print(f"nanoGPT baby ({r['date']}, {r['device']}): {run['iters']:,} iterations, "
+                      f"{run['wall_s']:.0f} s from the command: {run['val_windows_64']:.3f} "
+                      "(windows of 64)")
 
 
 if __name__ == "__main__":

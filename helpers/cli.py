@@ -87,6 +87,11 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--new-tokens", choices=["add", "map"], default="add",
                    help="with --init-from: tokens of the text the model lacks are added to "
                         "its vocabulary (default) or mapped to the unknown token")
+    from .recipes import RECIPES
+
+    p.add_argument("--recipe", choices=RECIPES, default=None,
+                   help="start from measured settings (flags given here override them): "
+                        + "; ".join(f"{r.name}: {r.what}" for r in RECIPES.values()))
     add_flags(p.add_argument_group("model"), ModelConfig, explicit_only=explicit_only)
     add_flags(p.add_argument_group("training"), TrainConfig, explicit_only=explicit_only)
 
@@ -194,6 +199,9 @@ def cmd_train(args) -> int:
     from .vocab import CharVocab, WordVocab
 
     if args.init_from:
+        if args.recipe:
+            raise ValueError("--recipe and --init-from do not combine: a pretrained model "
+                             "brings its own network; give the training flags you want")
         return _fine_tune(args, read_texts(args.corpus))
     t0 = time.perf_counter()
     if os.environ.get("TEXTGEN_CORPUS_CACHE", "1") == "0":
@@ -215,8 +223,17 @@ def cmd_train(args) -> int:
     print(f"# corpus ready in {time.perf_counter() - t0:.2f} s: {len(corpus):,} tokens, "
           f"{how}", file=sys.stderr, flush=True)
     mc = values_from_args(ModelConfig, args)
-    tc = TrainConfig.from_dict(values_from_args(TrainConfig, args))
-    r = train(corpus, args.run_dir, mc, tc, vocab=vocab, documents=_documents_flag(args),
+    tc = values_from_args(TrainConfig, args)
+    if args.recipe:  # the recipe's values, then what the command line asked for
+        from .recipes import get
+
+        recipe = get(args.recipe)
+        given = build_parser(explicit_only=True).parse_args(args.argv)
+        mc = {**mc, **recipe.model, **values_from_args(ModelConfig, given)}
+        tc = {**tc, **recipe.train, **values_from_args(TrainConfig, given)}
+        print(f"# recipe {recipe.name}: {recipe.what} (measured: {recipe.measured})",
+              file=sys.stderr, flush=True)
+    r = train(corpus, args.run_dir, mc, TrainConfig.from_dict(tc), vocab=vocab, documents=_documents_flag(args),
               resume=not args.fresh, resume_from=args.resume_from, prompt=args.prompt)
     print(r)
     return 0

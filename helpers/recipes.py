@@ -1,0 +1,80 @@
+"""Measured recipes: the settings that did best in a given time on a given kind of machine.
+
+A recipe is a set of :class:`~helpers.settings.ModelConfig` and
+:class:`~helpers.settings.TrainConfig` values plus where it was measured (a run JSON of
+``bench/results/``, written by ``bench/bench_runs.py``). Start from one and override
+what you like::
+
+    python -m helpers train mybook.txt --recipe cpu-1min
+    python -m helpers train mybook.txt --recipe cpu-10min --units 384   # a flag wins
+
+    from helpers import recipes
+    r = recipes.get("cpu-1min")
+    train(text, "runs/quick", r.model, r.train)
+
+The budget is part of the recipe: the learning rate decays over ``max_minutes`` of wall
+time (``schedule="cosine-time"``), so a recipe ends annealed when its time is up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["RECIPES", "Recipe", "get"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Model and training settings that were measured together."""
+
+    name: str
+    what: str
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    measured: str = ""
+
+    def __repr__(self) -> str:
+        return f"Recipe({self.name!r}: {self.what})"
+
+
+# validation every 100 steps on the first 20,000 tokens of the split: cheap enough to
+# leave the budget to training (score the whole split afterwards, python -m helpers evaluate)
+_TIMED = {"schedule": "cosine-time", "epochs": 100_000, "steps_per_epoch": 100,
+          "val_max_tokens": 20_000}
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in [
+    Recipe(
+        "cpu-1min", "the first minute on a laptop CPU: small batches, many steps, no dropout",
+        model={"cell": "gru", "units": 256, "layers": 2, "dropout": 0.0},
+        train={**_TIMED, "seq_len": 64, "batch_size": 32, "learning_rate": 1e-2,
+               "warmup_steps": 50, "max_minutes": 1.2},
+        measured="80 s from the command on a 2-core CPU: 1.611 nats/char on tiny-shakespeare "
+                 "(bench/results/cpu-2-cores/80s_b32_s64_lr1e-2_nodrop.json); nanoGPT's CPU "
+                 "baby run: 1.898 after 91 s on the same machine that day",
+    ),
+    Recipe(
+        "cpu-10min", "ten minutes on a laptop CPU",
+        model={"cell": "gru", "units": 256, "layers": 2, "dropout": 0.1},
+        train={**_TIMED, "seq_len": 128, "batch_size": 32, "learning_rate": 5e-3,
+               "warmup_steps": 50, "max_minutes": 10},
+        measured="600 s from the command on a 2-core CPU: 1.489 nats/char on tiny-shakespeare "
+                 "in windows of 160 (bench/results/cpu-2-cores/600s_b32_jax.json, JAX backend); "
+                 "nanoGPT's CPU baby run: 1.552 after 668.5 s on the same machine that day",
+    ),
+    Recipe(
+        "gpu-5min", "five minutes on one GPU (cuDNN LSTM, KERAS_BACKEND=torch)",
+        model={"cell": "lstm", "units": 512, "layers": 2, "dropout": 0.3},
+        train={**_TIMED, "seq_len": 256, "batch_size": 128, "learning_rate": 2e-3,
+               "max_minutes": 5, "val_max_tokens": 500_000},  # the GPU scores it all
+        measured="one NVIDIA H100: 1.472 nats/char on tiny-shakespeare after 65 s, then "
+                 "overfits (zoo/shakespeare_char)",
+    ),
+]}
+
+
+def get(name: str) -> Recipe:
+    """The recipe called ``name``; the error lists the others."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise KeyError(f"No recipe {name!r}; there are: {', '.join(RECIPES)}") from None
