@@ -198,6 +198,7 @@ def plot(device: str, rows: list[dict], out: Path) -> Path:
         loss_curves({r["name"]: [{"seconds": c[0], "val_loss": c[1]} for c in r["curve"]]
                      for r in rows if r["spec"]["budget_s"] == b and r["curve"]}, ax=ax)
         ax.set(title=f"{b} s budget, {device}", xlabel="seconds since launch")
+        ax.set_ylim(top=min(ax.get_ylim()[1], 2.5))  # the part where the runs differ
         ax.legend(fontsize=7)
     path = out / f"{device}.png"
     fig.tight_layout()
