@@ -233,8 +233,9 @@ def cmd_train(args) -> int:
         tc = {**tc, **recipe.train, **values_from_args(TrainConfig, given)}
         print(f"# recipe {recipe.name}: {recipe.what} (measured: {recipe.measured})",
               file=sys.stderr, flush=True)
-    r = train(corpus, args.run_dir, mc, TrainConfig.from_dict(tc), vocab=vocab, documents=_documents_flag(args),
-              resume=not args.fresh, resume_from=args.resume_from, prompt=args.prompt)
+    r = train(corpus, args.run_dir, mc, TrainConfig.from_dict(tc), vocab=vocab,
+              documents=_documents_flag(args), resume=not args.fresh,
+              resume_from=args.resume_from, prompt=args.prompt)
     print(r)
     return 0
 

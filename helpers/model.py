@@ -19,8 +19,9 @@ from keras import layers, ops
 
 from .settings import STATES_PER_CELL, ModelConfig
 
-__all__ = ["CarryStateModel", "ModelConfig", "RegularisedModel", "dropped_connections", "StepModel", "build_model", "build_step_model",
-           "config_of", "count_params", "rnn_layers", "state_sizes"]
+__all__ = ["CarryStateModel", "ModelConfig", "RegularisedModel", "StepModel", "build_model",
+           "build_step_model", "config_of", "count_params", "dropped_connections", "rnn_layers",
+           "state_sizes"]
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU}
 
