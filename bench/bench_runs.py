@@ -28,7 +28,6 @@ T_LAUNCH = time.time()  # before anything heavy is imported: the run's clock
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -40,28 +39,12 @@ ROOT = BENCH.parent
 RUNS = BENCH / "results"
 
 
-def device_name() -> str:
-    """The accelerator, or the CPU model and core count."""
-    if os.environ.get("KERAS_BACKEND") == "torch":
-        import torch
-
-        if torch.cuda.is_available():
-            return f"{torch.cuda.get_device_name(0)} (torch {torch.__version__})"
-    cpu = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"
-
-
 def slug(device: str) -> str:
-    if "cores" in device:  # CPU runs: the core count tells the machines apart here
+    """A folder name for a device as ``helpers.records.device_name`` describes it."""
+    if device.startswith("CPU") or "cores" in device:  # the core count tells CPUs apart here
         return f"cpu-{os.cpu_count()}-cores"
-    return re.sub(r"[^a-z0-9]+", "-", device.split("(")[0].lower()).strip("-")
+    named = re.search(r"\(([^)]*)\)", device)  # "cuda:0 (NVIDIA H100 ...)" -> the name
+    return re.sub(r"[^a-z0-9]+", "-", (named.group(1) if named else device).lower()).strip("-")
 
 
 def expand(plan: dict) -> list[dict]:
@@ -85,6 +68,7 @@ def run_one(spec: dict, t_launch: float) -> dict:
 
     from helpers import datasets
     from helpers.evaluate import text_loss
+    from helpers.records import device_name
     from helpers.train import train
 
     text = datasets.fetch("tinyshakespeare").read_text(encoding="utf-8")

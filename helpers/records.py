@@ -41,7 +41,15 @@ def device_name() -> str:
     gpus = gpu_devices()
     if gpus:
         return ", ".join(gpus)
-    return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+    model = platform.machine()
+    try:  # Linux names the processor model; elsewhere the architecture will do
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = f"{line.split(':', 1)[1].strip()}, {model}"
+                break
+    except OSError:
+        pass
+    return f"CPU ({os.cpu_count()} cores, {model})"
 
 
 def save_record(name: str, result, samples: list, command: str = "", note: str = "",
