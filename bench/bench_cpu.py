@@ -54,9 +54,10 @@ def main() -> None:
 
     from helpers.evaluate import text_loss
     from helpers.train import train
+    from helpers.windows import split_ids
 
     text = datasets.fetch("tinyshakespeare").read_text(encoding="utf-8")
-    val_text = text[int(round(len(text) * 0.9)):]
+    val_text = split_ids(text, 0.1)[1]  # the split train() makes: nanoGPT's last 10%
     runs = []
     for budget in args.budgets:
         with tempfile.TemporaryDirectory() as tmp:

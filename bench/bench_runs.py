@@ -70,9 +70,10 @@ def run_one(spec: dict, t_launch: float) -> dict:
     from helpers.evaluate import text_loss
     from helpers.records import device_name
     from helpers.train import train
+    from helpers.windows import split_ids
 
     text = datasets.fetch("tinyshakespeare").read_text(encoding="utf-8")
-    val_text = text[int(round(len(text) * 0.9)):]
+    val_text = split_ids(text, 0.1)[1]  # the split train() makes: nanoGPT's last 10%
     curve: list[list[float]] = []
     steps = [0]
 
@@ -202,13 +203,13 @@ def main() -> None:
     ap.add_argument("--one", help=argparse.SUPPRESS)  # a child: one spec as JSON
     args = ap.parse_args()
     if args.one:
+        from helpers.textio import atomic_write_json
+
         spec = json.loads(args.one)
         res = run_one(spec, T_LAUNCH)
         dest = args.out / slug(res["device"]) / f"{spec['name']}.json"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(".tmp")
-        tmp.write_text(json.dumps(res, indent=1) + "\n")
-        os.replace(tmp, dest)
+        atomic_write_json(dest, res)
         w = spec.get("score_windows", 160)
         print(f"{spec['name']}: {res['steps']} steps, windows-{w} {res[f'val_windows_{w}']:.4f}, "
               f"carried {res['val_state_carried']:.4f} nats/char ({res['device']})")
