@@ -33,6 +33,7 @@ import numpy as np
 
 from .corpus_cache import EncodedCorpus
 from .errors import TextgenError
+from .fused_rnn import fused_cpu_rnn
 from .model import CarryStateModel, RegularisedModel, build_model, config_of, count_params
 from .rundir import RunDir, RunDirError
 from .settings import ModelConfig, TrainConfig
@@ -449,9 +450,10 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
     if tc.patience is not None:  # after the checkpoints, which put val_loss in the logs
         jobs.append(keras.callbacks.EarlyStopping("val_loss", patience=tc.patience, verbose=1))
     t0 = time.time()
-    plan.fit_model.fit(plan.data, epochs=tc.epochs, initial_epoch=initial_epoch,
-                       callbacks=[*jobs, *(callbacks or [])], verbose=tc.verbose,
-                       **plan.fit_kwargs)
+    with fused_cpu_rnn():  # torch on a CPU: the recurrent layers' fused kernel (no-op elsewhere)
+        plan.fit_model.fit(plan.data, epochs=tc.epochs, initial_epoch=initial_epoch,
+                           callbacks=[*jobs, *(callbacks or [])], verbose=tc.verbose,
+                           **plan.fit_kwargs)
     if run.best.exists():
         model = run.load_model("best")
     return TrainResult(model, vocab, run.path, checkpoints.history, checkpoints.best,
