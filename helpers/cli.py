@@ -233,11 +233,40 @@ def cmd_train(args) -> int:
         tc = {**tc, **recipe.train, **values_from_args(TrainConfig, given)}
         print(f"# recipe {recipe.name}: {recipe.what} (measured: {recipe.measured})",
               file=sys.stderr, flush=True)
+        for note in recipe_notes(recipe, tc, given):
+            print(f"# note: {note}", file=sys.stderr, flush=True)
     r = train(corpus, args.run_dir, mc, TrainConfig.from_dict(tc), vocab=vocab,
               documents=_documents_flag(args), resume=not args.fresh,
               resume_from=args.resume_from, prompt=args.prompt)
     print(r)
     return 0
+
+
+def recipe_notes(recipe, tc: dict, given: argparse.Namespace) -> list[str]:
+    """Where this machine differs from the one a recipe was measured on: the notes to
+    print, after adapting ``tc`` where the recipe's choice would backfire here."""
+    import keras
+
+    from .fused_rnn import bf16_matrix_units
+
+    notes = []
+    backend = keras.backend.backend()
+    if recipe.backend and backend != recipe.backend:
+        notes.append(f"{recipe.name} was measured with KERAS_BACKEND={recipe.backend}; this "
+                     f"run uses {backend}, which trains it with fewer steps per second")
+    asked = getattr(given, "precision", None)  # explicit_only: absent unless given
+    if (tc.get("precision") == "mixed_bfloat16" and asked is None
+            and not _has_gpu() and not bf16_matrix_units()):
+        tc["precision"] = "float32"
+        notes.append("this CPU has no bfloat16 matrix units (Intel AMX), where bfloat16 is "
+                     "emulated and slow: training in float32 (--precision to choose)")
+    return notes
+
+
+def _has_gpu() -> bool:
+    from .workshop import gpu_devices
+
+    return bool(gpu_devices())
 
 
 FINE_TUNE_LR = 1e-3  # measured in bench/bench_finetune.py against the from-scratch 2e-3

@@ -32,6 +32,9 @@ class Recipe:
     model: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     measured: str = ""
+    # the Keras backend it was measured on, where that matters (it is chosen before
+    # Keras is imported, so a recipe can only say so: ``python -m helpers train`` does)
+    backend: str | None = None
 
     def __repr__(self) -> str:
         return f"Recipe({self.name!r}: {self.what})"
@@ -53,13 +56,17 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
                  "baby run: 1.898 after 91 s on the same machine that day",
     ),
     Recipe(
-        "cpu-10min", "ten minutes on a laptop CPU",
-        model={"cell": "gru", "units": 256, "layers": 2, "dropout": 0.1},
+        "cpu-10min", "ten minutes on a laptop CPU: the fused LSTM kernel in bfloat16 "
+        "(KERAS_BACKEND=torch; bfloat16 needs a CPU with Intel AMX, else float32 is used)",
+        model={"cell": "lstm", "units": 384, "layers": 2, "dropout": 0.25},
         train={**_TIMED, "seq_len": 128, "batch_size": 32, "learning_rate": 5e-3,
-               "warmup_steps": 50, "max_minutes": 10},
-        measured="600 s from the command on a 2-core CPU: 1.489 nats/char on tiny-shakespeare "
-                 "in windows of 160 (bench/results/cpu-2-cores/600s_b32_jax.json, JAX backend); "
-                 "nanoGPT's CPU baby run: 1.552 after 668.5 s on the same machine that day",
+               "warmup_steps": 50, "max_minutes": 10, "precision": "mixed_bfloat16"},
+        measured="600 s from the command on a 2-core CPU with AMX: 1.452 nats/char on "
+                 "tiny-shakespeare in windows of 160 (bench/results/cpu-2-cores/"
+                 "600s_lstm384_bf16_drop025_lr5e-3_fused_torch.json, torch backend, "
+                 "helpers.fused_rnn; with dropout 0.3, 1.465 and 1.458); nanoGPT's CPU baby "
+                 "run: 1.552 after 668.5 s on the same machine that day",
+        backend="torch",
     ),
     Recipe(
         "gpu-5min", "five minutes on one GPU (cuDNN LSTM, KERAS_BACKEND=torch)",
