@@ -258,7 +258,7 @@ def recipe_notes(recipe, tc: dict, given: argparse.Namespace) -> list[str]:
     if (tc.get("precision") == "mixed_bfloat16" and asked is None
             and not _has_gpu() and not bf16_matrix_units()):
         tc["precision"] = "float32"
-        notes.append("this CPU has no bfloat16 matrix units (Intel AMX), where bfloat16 is "
+        notes.append("this CPU has no bfloat16 matrix units (Intel AMX), so bfloat16 would be "
                      "emulated and slow: training in float32 (--precision to choose)")
     return notes
 
