@@ -43,32 +43,40 @@ class Fact:
         return [re.compile(p) for p in self.phrasings]
 
 
-# a score after a name: the first number of the given shape within 80 characters
-def _after(name: str, shape: str) -> str:
-    return rf"(?:{name})[^;]{{0,80}}?(?<![\d.])\**(?P<v>{shape})(?![\d.]\d)"
+# a score after a name: the first number of the given shape within 80 characters, unless
+# another name (``stop``) comes first ("the recipe ..., ahead of nanoGPT's 1.898")
+def _after(name: str, shape: str, stop: str = "nanoGPT") -> str:
+    return (rf"(?:{name})(?:(?!{stop})[^;]){{0,80}}?(?<![\d.])\**(?P<v>{shape})"
+            r"(?![\d.]\d)")
+
+
+# a score before "is now the recipe": "dropout 0.25 at **1.452**, is now the `cpu-10min` recipe"
+def _now(recipe: str) -> str:
+    return (rf"(?<![\d.])\**(?P<v>1\.\d{{3,4}})(?: nats/char)?\**,? is now the "
+            rf"(?:recipe )?`{recipe}`")
 
 
 FACTS = (
     Fact("nanogpt_cpu_80s",
          "nanoGPT's CPU \"baby\" run after about 80 seconds, nats/char",
          "bench/results/nanogpt_cpu.json", "runs.0.val_windows_64",
-         (_after(r"nanoGPT", r"1\.[6-9]\d\d+"),)),
+         (_after(r"nanoGPT", r"1\.[6-9]\d\d+", stop="ours"),)),
     Fact("nanogpt_cpu_10min",
          "nanoGPT's CPU \"baby\" run after about ten minutes, nats/char",
          "bench/results/nanogpt_cpu.json", "runs.1.val_windows_64",
-         (_after(r"nanoGPT", r"1\.5\d\d+"),)),
+         (_after(r"nanoGPT", r"1\.5\d\d+", stop="ours"),)),
     Fact("cpu_1min_recipe",
          "the cpu-1min recipe's score, 80 s from its command, nats/char",
          _RUNS + "80s_b32_s64_lr1e-2_nodrop.json", "val_windows_160",
          (_after(r"`cpu-1min`|(?:one|1)-minute recipe", r"1\.[5-9]\d\d+"),
-          r"(?<![\d.])\**(?P<v>1\.\d{3,4})\**,? is now the (?:recipe )?`cpu-1min`")),
+          _now("cpu-1min"))),
     Fact("cpu_10min_recipe",
          "the cpu-10min recipe's score after ten minutes on this CPU, nats/char "
          "(\"the recipe\", \"ten minutes of X reach\")",
          _RUNS + "600s_lstm384_bf16_drop025_lr5e-3_fused_torch.json", "val_windows_160",
          (_after(r"`cpu-10min`|(?:10|ten)-minute (?:CPU )?recipe|CPU recipe|the recipe's",
                  r"1\.[3-5]\d\d+"),
-          r"(?<![\d.])\**(?P<v>1\.\d{3,4})\**,? is now the (?:recipe )?`cpu-10min`",
+          _now("cpu-10min"),
           # "ten minutes of X reach V" states what ten minutes give: the recipe's score
           # (not on a GPU, and not where the sentence names the bench run it quotes)
           r"(?i:\b(?:10|ten) minutes)\b(?![^;]*(?:GPU|H100|A100|`(?:600|80)s_))[^;]{0,80}?\b"

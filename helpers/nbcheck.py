@@ -326,7 +326,7 @@ def _time_mentions(number: str, text: str, column: str) -> list[tuple[str, str, 
     return out
 
 
-_TOTAL = re.compile(r"(?P<m>\d+) minutes? (?:and )?(?P<s>\d+) seconds")
+_TOTAL = re.compile(r"(?P<m>\d+) (?:minutes?|min) (?:and )?(?P<s>\d+) (?:seconds|s)\b")
 _LIST = re.compile(r"(?<![\d.])(?P<nb>0\d) (?P<n>\d+) s\b")
 
 
@@ -338,7 +338,7 @@ def time_problems(root: Path = ROOT) -> list[Problem]:
 
     def expect(nb: str, mode: str) -> float | None:
         try:
-            pre, own = timings._entries(data, nb)
+            pre, own = timings.entries(data, nb)
         except KeyError:
             return None
         if mode == "pretrained":
@@ -355,10 +355,9 @@ def time_problems(root: Path = ROOT) -> list[Problem]:
                 f"{timings.duration(want)}")))
 
     for where, _, text in _texts(root, FACT_DOCS):
-        text = _COMMENT.sub(" ", text)
         m = re.match(r"(\d\d)_\S+\.ipynb cell \d+$", where)
         own_nb = m.group(1) if m else None
-        for line, para in _paragraphs(text):
+        for line, para in _paragraphs(_COMMENT.sub(_blank, text)):
             loc = _where(where, line)
             rows = para.split("\n")
             for t in (r for r in rows if own_nb and r.startswith("**Time:**")):
@@ -367,13 +366,17 @@ def time_problems(root: Path = ROOT) -> list[Problem]:
             if rows[0].lstrip().startswith("|"):
                 head = [c.strip() for c in rows[0].strip().strip("|").split("|")]
                 for r in rows[1:]:
-                    m = timings._ROW_LINK.match(r.strip())
+                    m = timings.ROW_LINK.match(r.strip())
                     if not m:
                         continue
                     cells = [c.strip() for c in r.strip().strip("|").split("|")]
                     for j, c in enumerate(cells[:len(head)]):
                         for mode, n, unit, raw in _time_mentions(m.group(1), c, head[j]):
                             compare(loc, m.group(1), mode, n, unit, raw)
+        # prose outside the generated blocks (those are compared with what they would be)
+        for line, para in _paragraphs(_GENERATED.sub(_blank, text)):
+            loc = _where(where, line)
+            if para.lstrip().startswith("|"):
                 continue
             flat = " ".join(para.split())
             if " · " in flat:  # "00 11 s · 01 12 s · ..."
@@ -387,7 +390,7 @@ def time_problems(root: Path = ROOT) -> list[Problem]:
                         if shown != total:
                             problems.append(Problem(loc, "time", (
                                 f"the whole series quoted as {m.group(0)!r}; timings.json "
-                                f"gives {timings._minutes(total)}")))
+                                f"gives {timings.minutes(total)}")))
     try:
         stale = timings.write_tables(root, check=True)
     except ValueError as e:

@@ -19,8 +19,8 @@ from pathlib import Path
 from .paths import NOTEBOOK_DIR, ROOT
 from .textio import atomic_write_json, atomic_write_text
 
-__all__ = ["TIMINGS", "TRAINING", "load", "record", "duration", "time_line", "series_block",
-           "write_tables"]
+__all__ = ["TIMINGS", "TRAINING", "ROW_LINK", "load", "record", "entries", "duration",
+           "minutes", "time_line", "series_block", "write_tables"]
 
 TIMINGS = NOTEBOOK_DIR / "records" / "timings.json"
 # the notebooks where USE_PRETRAINED = False trains a model, so their time has two modes
@@ -28,7 +28,8 @@ TRAINING = ("01", "02", "04")
 SERIES_START = "<!-- series times: python -m helpers.notebooks tables --write -->"
 SERIES_END = "<!-- end of series times -->"
 _TIME_LINE = re.compile(r"^\*\*Time:\*\*.*$", re.M)
-_ROW_LINK = re.compile(r"^\|\s*\[[^\]]*\]\((?:notebooks/)?(\d\d)_[\w]+\.ipynb\)")
+# a table row that starts with a link to a notebook: the row is about that notebook
+ROW_LINK = re.compile(r"^\|\s*\[[^\]]*\]\((?:notebooks/)?(\d\d)_[\w]+\.ipynb\)")
 
 
 def load(path: Path = TIMINGS) -> dict:
@@ -62,7 +63,8 @@ def _machine(entry: dict) -> str:
     return f"a {m.group(1)}-core CPU" if m else entry.get("machine", "?").split(",")[0]
 
 
-def _entries(data: dict, number: str) -> tuple[dict, dict | None]:
+def entries(data: dict, number: str) -> tuple[dict, dict | None]:
+    """Notebook ``number``'s (pretrained, own) entries; own is None where it does not train."""
     for stem, entry in data["notebooks"].items():
         if stem.startswith(number + "_"):
             return entry["pretrained"], entry.get("own") if number in TRAINING else None
@@ -71,7 +73,7 @@ def _entries(data: dict, number: str) -> tuple[dict, dict | None]:
 
 def time_line(data: dict, number: str) -> str:
     """The generated "**Time:**" line of notebook ``number`` ("04")."""
-    pre, own = _entries(data, number)
+    pre, own = entries(data, number)
     line = (f"**Time:** {duration(pre['seconds'])} for a full run on {_machine(pre)} "
             f"(measured {pre['date']})")
     if own:
@@ -80,7 +82,8 @@ def time_line(data: dict, number: str) -> str:
                    "a small slice.")
 
 
-def _minutes(seconds: float) -> str:
+def minutes(seconds: float) -> str:
+    """A total as "5 min 35 s"."""
     m, s = divmod(round(seconds), 60)
     return f"{m} min {s} s" if s else f"{m} min"
 
@@ -93,11 +96,11 @@ def series_block(data: dict, rows: list[str]) -> str:
     total_pre = total_own = 0
     machines, dates = set(), set()
     for row in rows:
-        m = _ROW_LINK.match(row)
+        m = ROW_LINK.match(row)
         if not m:
             continue
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
-        pre, own = _entries(data, m.group(1))
+        pre, own = entries(data, m.group(1))
         total_pre += pre["seconds"]
         total_own += (own or pre)["seconds"]
         machines.add(_machine(pre))
@@ -107,8 +110,8 @@ def series_block(data: dict, rows: list[str]) -> str:
         out.append("| " + " | ".join(cells) + " |")
     out += ["", f"Full runs on {' and '.join(sorted(machines))} "
             f"({', '.join(sorted(dates))}), with the data from a local mirror: the whole series "
-            f"takes {_minutes(total_pre)} with the pretrained models, "
-            f"{_minutes(total_own)} training your own."]
+            f"takes {minutes(total_pre)} with the pretrained models, "
+            f"{minutes(total_own)} training your own."]
     return "\n".join(out)
 
 
