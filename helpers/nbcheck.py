@@ -339,7 +339,7 @@ def time_problems(root: Path = ROOT) -> list[Problem]:
     def expect(nb: str, mode: str) -> float | None:
         try:
             pre, own = timings.entries(data, nb)
-        except KeyError:
+        except timings.TimingsError:
             return None
         if mode == "pretrained":
             return pre["seconds"]
@@ -393,7 +393,7 @@ def time_problems(root: Path = ROOT) -> list[Problem]:
                                 f"gives {timings.minutes(total)}")))
     try:
         stale = timings.write_tables(root, check=True)
-    except ValueError as e:
+    except timings.TimingsError as e:
         return problems + [Problem("README.md", "time", str(e))]
     for p in stale:
         problems.append(Problem(p.relative_to(root).as_posix(), "time", (

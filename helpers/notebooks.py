@@ -75,9 +75,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return check(paths)
     if args.command == "tables":
-        from .timings import write_tables
+        from .timings import TimingsError, write_tables
 
-        stale = write_tables(names=args.names or None, check=not args.write)
+        try:
+            stale = write_tables(names=args.names or None, check=not args.write)
+        except TimingsError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         for p in stale:
             print(f"{'wrote' if args.write else 'differs'}: {p.relative_to(ROOT)}")
         return 1 if stale and not args.write else 0

@@ -16,10 +16,11 @@ import re
 import time
 from pathlib import Path
 
+from .errors import TextgenError
 from .paths import NOTEBOOK_DIR, ROOT
 from .textio import atomic_write_json, atomic_write_text
 
-__all__ = ["TIMINGS", "TRAINING", "ROW_LINK", "load", "record", "entries", "duration",
+__all__ = ["TimingsError", "TIMINGS", "TRAINING", "ROW_LINK", "load", "record", "entries", "duration",
            "minutes", "time_line", "series_block", "write_tables"]
 
 TIMINGS = NOTEBOOK_DIR / "records" / "timings.json"
@@ -30,6 +31,13 @@ SERIES_END = "<!-- end of series times -->"
 _TIME_LINE = re.compile(r"^\*\*Time:\*\*.*$", re.M)
 # a table row that starts with a link to a notebook: the row is about that notebook
 ROW_LINK = re.compile(r"^\|\s*\[[^\]]*\]\((?:notebooks/)?(\d\d)_[\w]+\.ipynb\)")
+
+
+class TimingsError(TextgenError, KeyError):
+    """A notebook without a recorded time, or a README without the series markers."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 def load(path: Path = TIMINGS) -> dict:
@@ -68,7 +76,8 @@ def entries(data: dict, number: str) -> tuple[dict, dict | None]:
     for stem, entry in data["notebooks"].items():
         if stem.startswith(number + "_"):
             return entry["pretrained"], entry.get("own") if number in TRAINING else None
-    raise KeyError(f"no time for notebook {number} in {TIMINGS.name}")
+    raise TimingsError(f"notebook {number} has no time in notebooks/records/timings.json: "
+                       f"run `python -m helpers.notebooks run --full {number}`")
 
 
 def time_line(data: dict, number: str) -> str:
@@ -117,7 +126,7 @@ def series_block(data: dict, rows: list[str]) -> str:
 
 def _rewrite_readme(text: str, data: dict) -> str:
     if SERIES_START not in text or SERIES_END not in text:
-        raise ValueError(f"README.md has no series markers ({SERIES_START} ... {SERIES_END})")
+        raise TimingsError(f"README.md has no series markers ({SERIES_START} ... {SERIES_END})")
     head, rest = text.split(SERIES_START, 1)
     block, tail = rest.split(SERIES_END, 1)
     return f"{head}{SERIES_START}\n{series_block(data, block.splitlines())}\n{SERIES_END}{tail}"

@@ -228,3 +228,10 @@ def test_unsourced_numbers_in_the_readme(repo):
                             "(`bench/results/nanogpt_cpu.json`: 1.552, 1.898).")
     problems = [str(p) for p in check_repository(repo) if p.kind == "unsourced"]
     assert len(problems) == 1 and "1.234" in problems[0] and problems[0].startswith("README.md:")
+
+
+def test_a_readme_without_the_series_markers_is_one_clear_error(repo):
+    _plant(repo / "README.md", "<!-- end of series times -->", "")
+    with pytest.raises(timings.TimingsError, match="README.md has no series markers"):
+        timings.write_tables(repo)
+    assert any("no series markers" in str(p) for p in time_problems(repo))
