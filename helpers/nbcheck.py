@@ -13,7 +13,7 @@ notebooks' markdown, ``README.md``, ``bench/README.md``, ``zoo/README.md`` (and,
    says, or a generated place (the README's series table, a "**Time:**" line) not as
    ``python -m helpers.notebooks tables --write`` writes it (:mod:`helpers.timings`);
 5. **link**: a relative link that leaves the repository or names a missing file, or a
-   path in backticks that leaves it (``../shared/...``): a reader of the repository has
+   path in backticks that leaves it (``../elsewhere/notes.md``): a reader of the repository has
    nothing outside it. ``http(s)`` links are fine.
 
 Where the numbers come from: ``python -m helpers.notebooks run --full`` writes the times,
