@@ -1,10 +1,14 @@
 """Run the notebook series: ``python -m helpers.notebooks run [--quick] [--inplace] [NAMES]``;
-check that every number its text quotes has a source: ``python -m helpers.notebooks check``.
+check that every number its text quotes has a source and one value:
+``python -m helpers.notebooks check`` (:mod:`helpers.nbcheck`); write the recorded times
+into the text: ``python -m helpers.notebooks tables --write`` (:mod:`helpers.timings`).
 
 ``--quick`` sets ``TEXTGEN_QUICK=1`` (small slices, few steps), as CI does.
 ``--inplace`` writes the outputs back into ``notebooks/`` (the committed full run,
 a fresh kernel per notebook, so execution counts run 1..N in order); otherwise
 executed copies go to ``--out`` (default ``generated/notebooks``).
+``--full`` records each notebook's wall time, with its mode (``TEXTGEN_PRETRAINED``), date
+and machine, in ``notebooks/records/timings.json``; quick runs record nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .paths import NOTEBOOK_DIR, generated
+from .paths import NOTEBOOK_DIR, ROOT, generated
 
 __all__ = ["run_notebook", "main"]
 
@@ -50,13 +54,18 @@ def run_notebook(path: Path, out: Path | None, quick: bool, timeout: int = 1800)
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m helpers.notebooks")
-    ap.add_argument("command", choices=["run", "check"])
+    ap.add_argument("command", choices=["run", "check", "tables"])
     ap.add_argument("names", nargs="*", help="notebook names or prefixes (default: all)")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true")
     mode.add_argument("--full", action="store_true")
     ap.add_argument("--inplace", action="store_true", help="write outputs into notebooks/")
     ap.add_argument("--out", default=None)
+    tables = ap.add_mutually_exclusive_group()
+    tables.add_argument("--write", action="store_true",
+                        help="tables: write the recorded times into README.md and the notebooks")
+    tables.add_argument("--check", action="store_true",
+                        help="tables: exit 1 if a generated time differs from timings.json")
     args = ap.parse_intermixed_args(argv)
     paths = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
     if args.names:
@@ -65,11 +74,27 @@ def main(argv: list[str] | None = None) -> int:
         from .nbcheck import main as check
 
         return check(paths)
+    if args.command == "tables":
+        from .timings import TimingsError, write_tables
+
+        try:
+            stale = write_tables(names=args.names or None, check=not args.write)
+        except TimingsError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        for p in stale:
+            print(f"{'wrote' if args.write else 'differs'}: {p.relative_to(ROOT)}")
+        return 1 if stale and not args.write else 0
     out_dir = Path(args.out) if args.out else generated() / "notebooks"
     for p in paths:
         out = p if args.inplace else out_dir / p.name
         dt = run_notebook(p, out, quick=args.quick)
         print(f"{p.name}: {dt:.0f} s ({'quick' if args.quick else 'full'})", flush=True)
+        if args.full:
+            from .timings import record
+            from .workshop import _flag  # the switch read as the setup cell reads it
+
+            record(p.name, dt, pretrained=_flag("TEXTGEN_PRETRAINED", True))
     return 0
 
 
