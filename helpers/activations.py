@@ -183,19 +183,34 @@ def find_neurons(acts: Activations, feature: np.ndarray | Callable[[str], np.nda
 
 
 # --- renderings ----------------------------------------------------------------------
+# The diverging scale of every neuron and probability colouring: orange below zero,
+# white at zero, blue above. Blue against orange stays apart for readers with red-green
+# colour blindness (the commonest kind), and both ends are light enough for black text
+# (contrast about 6:1): ColorBrewer's PuOr orange and RdBu blue.
+NEGATIVE = (230, 97, 1)    # #e66101
+POSITIVE = (67, 147, 195)  # #4393c3
+
+
 def _colour(v: float) -> str:
-    """-1 -> red, 0 -> white, +1 -> green (as in the cookbook)."""
+    """-1 -> orange, 0 -> white, +1 -> blue, blended linearly in between."""
     v = float(np.clip(v, -1, 1))
-    if v >= 0:
-        r, g, b = int(255 * (1 - v)), 255, int(255 * (1 - v))
-    else:
-        r, g, b = 255, int(255 * (1 + v)), int(255 * (1 + v))
+    end = POSITIVE if v >= 0 else NEGATIVE
+    r, g, b = (round(255 - abs(v) * (255 - e)) for e in end)
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def colormap():
+    """The same orange-white-blue scale as a matplotlib colormap (for :func:`heatmap`)."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list(
+        "orange_white_blue", [tuple(c / 255 for c in NEGATIVE), (1, 1, 1),
+                              tuple(c / 255 for c in POSITIVE)])
 
 
 def neuron_html(text: str, values: np.ndarray, title: str = "", scale: float | None = None) -> str:
     """HTML of ``text`` with each character's background coloured by ``values``
-    (green positive, red negative). The colour scale is symmetric around 0 and runs to
+    (blue positive, orange negative). The colour scale is symmetric around 0 and runs to
     ``scale`` (default: the largest |value| shown, so nothing saturates; a cell state can
     reach well past ±1); a legend under the title says which colour is which sign. Returns
     a string; in Jupyter wrap it with ``IPython.display.HTML``."""
@@ -208,7 +223,7 @@ def neuron_html(text: str, values: np.ndarray, title: str = "", scale: float | N
               f"<span style='background:{_colour(0)};border:1px solid #ddd'>&nbsp;0&nbsp;</span> "
               f"<span style='background:{_colour(0.5)}'>&nbsp;+{s / 2:.2f}&nbsp;</span> "
               f"<span style='background:{_colour(1)}'>&nbsp;+{s:.2f}&nbsp;</span>"
-              " &nbsp;red: below zero, green: above (hover a character for its value)</div>")
+              " &nbsp;orange: below zero, blue: above (hover a character for its value)</div>")
     spans = []
     for ch, v in zip(text, values, strict=False):
         shown = "⏎<br>" if ch == "\n" else html.escape(ch).replace(" ", "&nbsp;")
@@ -229,22 +244,24 @@ def save_neuron_html(path, text: str, values: np.ndarray, title: str = "") -> st
 
 
 def heatmap(acts: Activations, key: str = "0/h", neurons: list[int] | None = None,
-            start: int = 0, length: int = 120, ax=None, per_row: bool = False):
+            start: int = 0, length: int = 120, ax=None, per_row: bool = False,
+            chars_per_panel: int = 60):
     """A matplotlib heatmap of many neurons (rows) over a passage (columns), with
     the characters as column labels.
 
-    The colour scale is symmetric around 0 and as wide as the largest |value| shown.
-    ``per_row=True`` gives each row a scale of its own (its largest |value|, written in
-    its label): cell states of one layer can differ tenfold in size, and on a shared
-    scale the small ones fade to white."""
+    The colour scale (orange below zero, blue above) is symmetric around 0 and as wide as
+    the largest |value| shown. ``per_row=True`` gives each row a scale of its own (its
+    largest |value|, written in its label): cell states of one layer can differ tenfold in
+    size, and on a shared scale the small ones fade to white. Without ``ax``, a passage
+    longer than ``chars_per_panel`` is drawn in panels one under the other, so that the
+    figure fits a page (10 inches, 1,000 pixels at 100 dpi) with every character label
+    readable. Returns the axes of the first panel (``ax.figure.axes`` holds all)."""
     import matplotlib.pyplot as plt
 
     a = acts.get(key)
     neurons = list(range(min(32, a.shape[1]))) if neurons is None else list(neurons)
     seg = a[start:start + length, neurons].T.astype(np.float64)
     chars = acts.text[start:start + length]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(min(20, 0.16 * len(chars) + 2), 0.25 * len(neurons) + 1.5))
     labels = [f"{key}[{n}]" for n in neurons]
     if per_row:
         peaks = np.abs(seg).max(axis=1)
@@ -252,16 +269,30 @@ def heatmap(acts: Activations, key: str = "0/h", neurons: list[int] | None = Non
         labels = [f"{lab} ±{p:.2g}" for lab, p in zip(labels, peaks, strict=True)]
     # symmetric around 0 and as wide as the values: cell states reach past ±1, and a
     # clipped scale would paint 1.1 and 2.2 the same
-    lim = 1.0 if per_row else (float(np.abs(seg).max()) or 1.0)
-    im = ax.imshow(seg, aspect="auto", cmap="RdYlGn", vmin=-lim, vmax=lim, interpolation="nearest")
-    ax.set_xticks(range(len(chars)))
-    ax.set_xticklabels(["⏎" if c == "\n" else c for c in chars], fontsize=7, family="monospace")
-    ax.set_yticks(range(len(neurons)))
-    ax.set_yticklabels(labels, fontsize=7)
-    bar = ax.figure.colorbar(im, ax=ax, fraction=0.02)
+    lim = 1.0 if per_row else (float(np.abs(seg).max()) if seg.size else 0.0) or 1.0
+    if ax is None:
+        panels = max(1, -(-len(chars) // chars_per_panel))
+        width = max(1, -(-len(chars) // panels))    # panels of equal length
+        _, axes = plt.subplots(panels, 1, squeeze=False,
+                               figsize=(min(10.0, 0.13 * width + 2.8),
+                                        panels * (0.22 * len(neurons) + 0.7)))
+        axes = list(axes[:, 0])
+    else:
+        width, axes = max(1, len(chars)), [ax]
+    for k, panel in enumerate(axes):
+        lo, hi = k * width, min((k + 1) * width, len(chars))
+        im = panel.imshow(seg[:, lo:hi], aspect="auto", cmap=colormap(), vmin=-lim, vmax=lim,
+                          interpolation="nearest")
+        panel.set_xticks(range(hi - lo))
+        panel.set_xticklabels(["⏎" if c == "\n" else c for c in chars[lo:hi]], fontsize=8,
+                              family="monospace")
+        panel.set_yticks(range(len(neurons)))
+        panel.set_yticklabels(labels, fontsize=8)
+        panel.tick_params(length=0)
+    bar = axes[0].figure.colorbar(im, ax=axes, fraction=0.02, pad=0.01)
     if per_row:
-        bar.set_label("value / the row's largest |value|", fontsize=7)
-    return ax
+        bar.set_label("value / the row's largest |value|", fontsize=8)
+    return axes[0]
 
 
 def top_passages(acts: Activations, key: str, neuron: int, k: int = 5, width: int = 40,
@@ -283,7 +314,8 @@ def top_passages(acts: Activations, key: str, neuron: int, k: int = 5, width: in
 
 def most_active(acts: Activations, key: str = "1/h") -> tuple[np.ndarray, np.ndarray]:
     """For each character, the neuron of ``key`` with the largest |activation| and that
-    activation (the view of the LSTM cookbook: which cell speaks up where)."""
+    activation (the view of chapter 5 of Douwe Osinga's *Deep Learning Cookbook*: which cell
+    speaks up where)."""
     a = acts.get(key)
     idx = np.abs(a).argmax(axis=1)
     return idx, a[np.arange(len(a)), idx]

@@ -21,7 +21,30 @@ from pathlib import Path
 
 from .paths import NOTEBOOK_DIR, ROOT, generated
 
-__all__ = ["run_notebook", "main"]
+__all__ = ["run_notebook", "merge_streams", "main"]
+
+
+def merge_streams(nb) -> int:
+    """Join consecutive ``stream`` outputs of the same name (stdout, stderr) in every code
+    cell into one; returns how many outputs went. Text printed piece by piece (a sample
+    streamed one character at a time, ``print(..., end="", flush=True)``) arrives as one
+    output per flush: stored that way, a notebook holds hundreds of outputs for one cell
+    and a renderer may draw each in a box of its own."""
+    merged = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outs = []
+        for o in cell.get("outputs", []):
+            prev = outs[-1] if outs else None
+            if (o.get("output_type") == "stream" and prev is not None
+                    and prev.get("output_type") == "stream" and prev.get("name") == o.get("name")):
+                prev["text"] = "".join(prev["text"]) + "".join(o["text"])
+                merged += 1
+            else:
+                outs.append(o)
+        cell["outputs"] = outs
+    return merged
 
 
 def run_notebook(path: Path, out: Path | None, quick: bool, timeout: int = 1800) -> float:
@@ -47,6 +70,7 @@ def run_notebook(path: Path, out: Path | None, quick: bool, timeout: int = 1800)
         # a copy is written also when a cell failed (its outputs say why); the committed
         # notebook itself only after a complete run
         if out is not None and (done or Path(out).resolve() != Path(path).resolve()):
+            merge_streams(nb)
             out.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, out)
     return dt

@@ -17,7 +17,8 @@ def char_frequencies(text: str, top: int = 60, ax=None, log: bool = True):
     names = {" ": "␣", "\n": "⏎", "\t": "⇥", "\x02": "START", "\x03": "END", "\x04": "UNK"}
     counts = Counter(text).most_common(top)
     if ax is None:
-        _, ax = plt.subplots(figsize=(min(16, 0.25 * len(counts) + 2), 3))
+        # at most 10 inches: 1,000 pixels at 100 dpi, the width of a page
+        _, ax = plt.subplots(figsize=(min(10, 0.15 * len(counts) + 1.2), 3))
     ax.bar(range(len(counts)), [n for _, n in counts], color="#4c72b0")
     ax.set_xticks(range(len(counts)))
     ax.set_xticklabels([names.get(c, c) for c, _ in counts], fontsize=8)
@@ -153,7 +154,8 @@ def next_token_chart(generator, prompt: str, temperatures=(0.3, 1.0, 1.5), top_k
     order = np.argsort(-logits, kind="stable")[:top]
     labels = [token_label(generator.vocab.tokens[i]) for i in order]
     if axes is None:
-        _, axes = plt.subplots(1, len(temperatures), figsize=(4.2 * len(temperatures), 3.2),
+        # panels share 10 inches (1,000 pixels at 100 dpi, the width of a page)
+        _, axes = plt.subplots(1, len(temperatures), figsize=(min(10, 3.6 * len(temperatures)), 3.2),
                                sharey=True, squeeze=False)
         axes = axes[0]
     x = np.arange(len(order))
@@ -163,7 +165,7 @@ def next_token_chart(generator, prompt: str, temperatures=(0.3, 1.0, 1.5), top_k
         ax.set_xticks(x)
         ax.set_xticklabels(labels, fontsize=9, rotation=90 if max(map(len, labels)) > 2 else 0)
         for rule, kw, style in (("top_k", {"top_k": top_k}, ("--", "C1")),
-                                ("top_p", {"top_p": top_p}, (":", "C3"))):
+                                ("top_p", {"top_p": top_p}, (":", "C4"))):  # orange, purple
             if kw[rule] is None:
                 continue
             kept = int(truncation_mask(p, **kw)[0].sum())

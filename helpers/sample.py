@@ -345,14 +345,16 @@ def _hover(p: float, alternatives: list[tuple[str, float]]) -> str:
 
 def probability_html(sample: Sample, vocab: Vocab | None = None) -> str:
     """HTML of a sample with each generated token coloured by how sure the model
-    was (red: unlikely choice, green: near certain). Hovering shows the probability and,
-    when the sample recorded them (``Generator.generate`` does), the likeliest
-    alternatives at that step."""
+    was (orange: an unlikely choice, white: a toss-up at p = 0.5, blue: near certain; the
+    colour-blind-safe scale of :func:`helpers.activations.neuron_html`). Hovering shows the
+    probability and, when the sample recorded them (``Generator.generate`` does), the
+    likeliest alternatives at that step."""
     import html as _html
 
+    from .activations import _colour
+
     def colour(p: float) -> str:
-        r, g = int(255 * min(1.0, 2 * (1 - p))), int(255 * min(1.0, 2 * p))
-        return f"rgb({r},{g},90)"
+        return _colour(2 * p - 1)   # p = 0 -> -1 (orange), 0.5 -> 0 (white), 1 -> +1 (blue)
 
     parts = [f"<span style='opacity:.6'>{_html.escape(sample.prompt)}</span>"]
     toks = [vocab.tokens[t] for t in sample.token_ids] if vocab is not None else list(sample.text)

@@ -123,14 +123,14 @@ def test_colour_scale_is_symmetric_and_does_not_clip():
     html = neuron_html("abcd", np.array([2.0, -2.0, 1.0, 0.0]))
     spans = re.findall(r'<span style="background:#[0-9a-f]{6}" title="[^"]+">', html)
     pos, neg, half, zero = (_bg(s) for s in spans)
-    assert pos == (0, 255, 0) and neg == (255, 0, 0)          # +2 and -2: full, opposite hues
-    assert half == (127, 255, 127) and zero == (255, 255, 255)  # 1.0 is half way: no clipping
+    assert pos == (67, 147, 195) and neg == (230, 97, 1)      # +2 and -2: full blue, full orange
+    assert half == (161, 201, 225) and zero == (255, 255, 255)  # 1.0 is half way: no clipping
     assert "+2.00" in html and "−2.00" in html                 # the legend gives the scale
     explicit = re.findall(r'background:(#[0-9a-f]{6})" title', neuron_html("a", np.array([1.0]), scale=4))
-    assert explicit == ["#bfffbf"]
+    assert explicit == ["#d0e4f0"]
     # the scale comes from the characters shown, not from values beyond the text
     shown = re.findall(r'background:(#[0-9a-f]{6})" title', neuron_html("ab", np.array([1.0, -0.5, 9.0])))
-    assert shown == ["#00ff00", "#ff7f7f"]
+    assert shown == ["#4393c3", "#f2b080"]
 
 
 def test_heatmap_scale_covers_the_values(tiny_model):
@@ -149,6 +149,18 @@ def test_heatmap_scale_covers_the_values(tiny_model):
     assert (img[2] == 0).all() and ax.images[0].get_clim() == pytest.approx((-1.0, 1.0))
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels[0].endswith("±30") and labels[1].endswith("±0.3")
+
+
+def test_long_heatmap_wraps_into_panels_that_fit_a_page(tiny_model):
+    model, vocab = tiny_model
+    text = "abc\ndef abc " * 10                      # 120 characters, 110 drawn
+    acts = record(model, vocab, text)
+    ax = heatmap(acts, "0/h", neurons=[0, 1], length=110, chars_per_panel=60)
+    panels = [a for a in ax.figure.axes if a.images]
+    assert len(panels) == 2 and ax.figure.get_figwidth() <= 10
+    shown = "".join(t.get_text() for p in panels for t in p.get_xticklabels())
+    assert shown == text[:110].replace("\n", "⏎")        # every character once, in order
+    assert {p.images[0].get_clim() for p in panels} == {ax.images[0].get_clim()}  # one scale
 
 
 def test_most_active_picks_the_largest_absolute_value():

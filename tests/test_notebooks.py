@@ -57,6 +57,34 @@ def test_committed_notebook_is_clean(path):
     assert "S = setup()" in setup and "USE_PRETRAINED = S.pretrained" in setup
 
 
+def test_streamed_text_is_stored_as_one_output():
+    """A sample streamed character by character is one output, not one per character."""
+    import nbformat
+
+    from helpers.notebooks import merge_streams
+
+    nb = nbformat.v4.new_notebook()
+    out = [nbformat.v4.new_output("stream", name="stdout", text=ch) for ch in "ROMEO:\nAy"]
+    out += [nbformat.v4.new_output("stream", name="stderr", text="warning\n"),
+            nbformat.v4.new_output("execute_result", data={"text/plain": "1"}),
+            nbformat.v4.new_output("stream", name="stdout", text="after")]
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=out)]
+    assert merge_streams(nb) == 8
+    assert [(o.output_type, o.get("text")) for o in nb.cells[0].outputs] == [
+        ("stream", "ROMEO:\nAy"), ("stream", "warning\n"), ("execute_result", None),
+        ("stream", "after")]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_cell_stores_a_stream_in_pieces(path):
+    """Streamed text stored one piece per flush (hundreds of outputs in one cell) is what
+    ``helpers.notebooks run`` merges; a few prints with other outputs between are fine."""
+    nb = json.loads(path.read_text())
+    for i, c in enumerate(nb["cells"]):
+        streams = [o for o in c.get("outputs", []) if o["output_type"] == "stream"]
+        assert len(streams) <= 20, f"{path.name}, cell {i}: {len(streams)} stream outputs"
+
+
 def test_nothing_reads_the_test_mirror():
     """The test mirror (../shared/data) is not part of the product."""
     pattern = re.compile(r"\.\./shared|shared[/_ ]data|shared_data|TEXTGEN_SHARED")
