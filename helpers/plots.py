@@ -106,8 +106,8 @@ def evolution(history: list[dict], epoch_samples: list[dict], epochs=(1, 3, 10),
         raise ValueError(f"None of the epochs {tuple(epochs)} has both a sample and a history "
                          f"row (samples exist for epochs {sorted(by_epoch)}); train with "
                          "samples_per_epoch=1 to keep them.")
-    fig = plt.figure(figsize=(12, 1.2 + 1.6 * len(shown)))
-    grid = fig.add_gridspec(len(shown), 2, width_ratios=(1, 1.5))
+    fig = plt.figure(figsize=(10, 1.4 + 1.8 * len(shown)))  # page width: readable when shown
+    grid = fig.add_gridspec(len(shown), 2, width_ratios=(1, 1.6))
     ax = fig.add_subplot(grid[:, 0])
     ax.plot([h[x] for h in history], [h["val_loss"] for h in history], marker=".", color="C0")
     for e in shown:
@@ -123,10 +123,10 @@ def evolution(history: list[dict], epoch_samples: list[dict], epochs=(1, 3, 10),
         tax.axis("off")
         h = rows[e]
         text = by_epoch[e][:chars].replace("\t", "    ")
-        lines = [w for line in text.split("\n") for w in (textwrap.wrap(line, 70) or [""])]
+        lines = [w for line in text.split("\n") for w in (textwrap.wrap(line, 60) or [""])]
         tax.set_title(f"after epoch {e} ({h.get('seconds', 0):.0f} s, validation {h['val_loss']:.2f})",
                       loc="left", fontsize=9, color="C3")
-        tax.text(0, 1, "\n".join(lines[:6]), va="top", family="monospace", fontsize=8,
+        tax.text(0, 1, "\n".join(lines[:6]), va="top", family="monospace", fontsize=9,
                  transform=tax.transAxes)
     fig.tight_layout()
     return fig
