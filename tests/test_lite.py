@@ -16,6 +16,8 @@ both (the ``[dev]`` extra, ``make browser``), so CI runs it.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -23,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -46,6 +49,61 @@ SAMPLES = [
     ("03_words", "novels_word", "It is a truth", {"length": 60, "temperature": 0.7, "seed": 4}),
     ("03_words", "novels_char", "It is a truth", {"length": 300, "temperature": 0.7, "seed": 4}),
 ]
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("lite_build", ROOT / "lite" / "build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _fake_carrier(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(f"carrier/assets/pyodide/{name}", data)
+        zf.writestr("carrier/assets/pyodide/pyodide.asm.wasm", b"not checked: npm's is used")
+    return path
+
+
+def test_build_refuses_a_package_file_unlike_the_lock(tmp_path):
+    """No network: the check of the carrier's files against npm's pyodide-lock.json."""
+    build = _build_module()
+    good, bad = b"a wheel", b"another wheel"
+    lock = {"packages": {
+        "a": {"name": "a", "file_name": "a-1-py3-none-any.whl", "depends": ["b"],
+              "sha256": hashlib.sha256(good).hexdigest()},
+        "b": {"name": "b", "file_name": "b-1-py3-none-any.whl", "depends": [],
+              "sha256": hashlib.sha256(good).hexdigest()}}}
+    ok = build.checked_files(_fake_carrier(tmp_path / "ok.whl", {
+        "a-1-py3-none-any.whl": good, "b-1-py3-none-any.whl": good}), lock)
+    assert sorted(ok) == ["a-1-py3-none-any.whl", "b-1-py3-none-any.whl"]
+    with pytest.raises(build.BuildError, match="sha256"):
+        build.checked_files(_fake_carrier(tmp_path / "bad.whl", {
+            "a-1-py3-none-any.whl": good, "b-1-py3-none-any.whl": bad}), lock)
+    with pytest.raises(build.BuildError, match="not in npm"):
+        build.checked_files(_fake_carrier(tmp_path / "extra.whl", {
+            "a-1-py3-none-any.whl": good, "c-1-py3-none-any.whl": good}), lock)
+    assert [e["name"] for e in build.closure(lock, ["a"])] == ["a", "b"]
+    with pytest.raises(build.BuildError, match="not in pyodide-lock"):
+        build.closure(lock, ["numpy"])
+
+
+def test_zoo_wheel_keeps_the_bundle_bytes(tmp_path):
+    """A zoo model travels as a wheel whose files are the bundle's, byte for byte (so
+    zoo.load checks meta.json's sha256 in the browser), and the helpers wheel holds
+    every module of helpers/."""
+    build = _build_module()
+    whl = build.zoo_wheel(tmp_path, "tweets_char")
+    with zipfile.ZipFile(whl) as zf:
+        for f in ("model.keras", "vocab.json", "meta.json"):
+            assert zf.read(f"textgen_zoo/tweets_char/{f}") == \
+                (ROOT / "zoo" / "tweets_char" / f).read_bytes()
+        assert "Name: textgen-zoo-tweets-char" in zf.read(
+            f"{whl.name.split('-py3')[0]}.dist-info/METADATA").decode()
+    with zipfile.ZipFile(build.helpers_wheel(tmp_path)) as zf:
+        names = set(zf.namelist())
+    assert {f"helpers/{p.name}" for p in (ROOT / "helpers").glob("*.py")} <= names
 
 
 def _build_site(out: Path, cache: Path) -> dict:
@@ -117,7 +175,8 @@ def _run_notebook(context, base: str, name: str) -> dict:
                            ".session && w.sessionContext.session.kernel && w.sessionContext"
                            ".session.kernel.status === 'idle'; }", timeout=120_000)
     kernel_s = time.perf_counter() - t0
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # not awaited (no return): the command's promise settles only after the last cell
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     first_output_s = None
     deadline = time.monotonic() + CELL_TIMEOUT_S
     while True:
