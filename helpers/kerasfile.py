@@ -30,6 +30,7 @@ import io
 import json
 import os
 import re
+import struct
 import zipfile
 from pathlib import Path
 
@@ -44,6 +45,8 @@ CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 # config.json of a build_model network is a few kilobytes; a bigger one is not ours
 MAX_JSON_BYTES = 16 << 20
 GATES = {"LSTM": 4, "GRU": 3}
+# what pyfive raises for a damaged file, besides OSError (it checks the format with asserts)
+_PYFIVE_ERRORS = (ValueError, NotImplementedError, AssertionError, IndexError, struct.error)
 
 
 class KerasFileError(TextgenError, ValueError):
@@ -280,14 +283,14 @@ def load_engine(path: str | os.PathLike) -> NumpyRNN:
                               "corrupt.") from e
     try:
         h5 = h5py.File(io.BytesIO(blob), "r")
-    except (OSError, ValueError, NotImplementedError) as e:  # pyfive: ValueError & co.
+    except (OSError, *_PYFIVE_ERRORS) as e:
         raise _fail(path, f"{WEIGHTS} is not a valid HDF5 file ({e}).") from e
     with h5:
         try:
             return _build(h5, layers, path)
         except KerasFileError:
             raise
-        except (OSError, KeyError, TypeError, ValueError) as e:  # HDF5 errors of a damaged file
+        except (OSError, KeyError, TypeError, *_PYFIVE_ERRORS) as e:  # a damaged file
             raise _fail(path, f"{WEIGHTS} is damaged ({type(e).__name__}: {e}).") from e
 
 

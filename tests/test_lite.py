@@ -106,6 +106,38 @@ def test_zoo_wheel_keeps_the_bundle_bytes(tmp_path):
     assert {f"helpers/{p.name}" for p in (ROOT / "helpers").glob("*.py")} <= names
 
 
+def _weights(net) -> list:
+    return [net.embedding, net.dense_W, net.dense_b,
+            *[a for c in net.cells for a in (c.W, c.U, c.b)]]
+
+
+@pytest.mark.parametrize("model", ["shakespeare_char", "novels_word", "tweets_char"])
+def test_pyfive_reads_the_weights_h5py_reads(monkeypatch, tmp_path, model):
+    """The browser has no h5py: kerasfile falls back to pyfive, which must read every
+    array of a zoo model exactly as h5py does, and refuse a damaged file in one line."""
+    pytest.importorskip("pyfive", reason="pyfive is not installed (the [lite] extra)")
+    pytest.importorskip("h5py")
+    from helpers import kerasfile
+
+    path = ROOT / "zoo" / model / "model.keras"
+    ref = kerasfile.load_engine(path)
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now raises ImportError
+    assert kerasfile._hdf5().__name__ == "pyfive"
+    net = kerasfile.load_engine(path)
+    assert repr(net) == repr(ref)
+    for a, b in zip(_weights(net), _weights(ref), strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape and (a == b).all()
+    # the same archive with its weights file cut short
+    bad = tmp_path / "truncated.keras"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info.filename, data[: len(data) // 3] if info.filename.endswith(".h5")
+                         else data)
+    with pytest.raises(kerasfile.KerasFileError, match="truncated.keras"):
+        kerasfile.load_engine(bad)
+
+
 def _build_site(out: Path, cache: Path) -> dict:
     """Build the site with lite/build.py; skip, saying why, where this cannot be done."""
     try:
