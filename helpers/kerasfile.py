@@ -30,6 +30,7 @@ import io
 import json
 import os
 import re
+import struct
 import zipfile
 from pathlib import Path
 
@@ -44,6 +45,8 @@ CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 # config.json of a build_model network is a few kilobytes; a bigger one is not ours
 MAX_JSON_BYTES = 16 << 20
 GATES = {"LSTM": 4, "GRU": 3}
+# what pyfive raises for a damaged file, besides OSError (it checks the format with asserts)
+_PYFIVE_ERRORS = (ValueError, NotImplementedError, AssertionError, IndexError, struct.error)
 
 
 class KerasFileError(TextgenError, ValueError):
@@ -171,8 +174,52 @@ def model_layers(config: dict, path: str | os.PathLike = "model.keras") -> list[
     return out
 
 
+def _hdf5():
+    """h5py, or pyfive (pure Python, read-only) where h5py cannot be installed: the
+    browser build runs on Pyodide, which has no h5py (lite/README.md)."""
+    try:
+        import h5py
+    except ImportError:
+        import pyfive
+
+        return pyfive
+    return h5py
+
+
+def _array_pyfive(h5, where: str, shape: tuple[int, ...], path: Path) -> np.ndarray:
+    """:func:`_array` for a file read by pyfive: the same refusals, in its terms (it
+    follows no external link or storage at all; a soft link is a name, not an address)."""
+    import pyfive
+
+    parent, _, leaf = where.rpartition("/")
+    grp = h5.get(parent)
+    target = getattr(grp, "_links", {}).get(leaf) if isinstance(grp, pyfive.Group) else None
+    if target is None:
+        raise _fail(path, f"the weights file has no array {where} (missing weights; the "
+                          "file is incomplete or from another Keras version).")
+    if isinstance(target, str):
+        raise _fail(path, f"{where} is a link, not an array in the file; refusing it.")
+    ds = grp[leaf]
+    if (not isinstance(ds, pyfive.Dataset) or ds.compression or ds.shuffle
+            or ds.fletcher32 or ds.scaleoffset):
+        raise _fail(path, f"{where} is not a plain array in the file; refusing it.")
+    return _checked(np.dtype(ds.dtype), tuple(ds.shape), shape, lambda: ds[()], where, path)
+
+
+def _checked(dtype, got: tuple, shape: tuple, read, where: str, path: Path) -> np.ndarray:
+    if dtype.kind != "f" or got != tuple(shape):
+        raise _fail(path, f"{where} has shape {got} ({dtype}), expected "
+                          f"{tuple(shape)} (float); the weights do not match config.json.")
+    arr = np.asarray(read(), dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise _fail(path, f"{where} holds NaN or infinite values; the model is broken.")
+    return arr
+
+
 def _array(h5, where: str, shape: tuple[int, ...], path: Path) -> np.ndarray:
     """One weight array, refusing anything but a plain, local, unfiltered dataset."""
+    if _hdf5().__name__ == "pyfive":
+        return _array_pyfive(h5, where, shape, path)
     import h5py
 
     parent, _, leaf = where.rpartition("/")
@@ -189,13 +236,7 @@ def _array(h5, where: str, shape: tuple[int, ...], path: Path) -> np.ndarray:
     if (not isinstance(ds, h5py.Dataset) or ds.external or ds.is_virtual
             or ds.id.get_create_plist().get_nfilters()):
         raise _fail(path, f"{where} is not a plain array in the file; refusing it.")
-    if ds.dtype.kind != "f" or tuple(ds.shape) != tuple(shape):
-        raise _fail(path, f"{where} has shape {tuple(ds.shape)} ({ds.dtype}), expected "
-                          f"{tuple(shape)} (float); the weights do not match config.json.")
-    arr = np.asarray(ds[()], dtype=np.float32)
-    if not np.isfinite(arr).all():
-        raise _fail(path, f"{where} holds NaN or infinite values; the model is broken.")
-    return arr
+    return _checked(ds.dtype, tuple(ds.shape), shape, lambda: ds[()], where, path)
 
 
 def _check_group_name(h5, group: str, name: str, path: Path) -> None:
@@ -223,7 +264,7 @@ def load_engine(path: str | os.PathLike) -> NumpyRNN:
 
     Raises :class:`KerasFileError` (one line, naming the file) for a missing, truncated
     or corrupt archive, a network of another shape, or missing weights."""
-    import h5py  # only here: the package imports this module without needing HDF5
+    h5py = _hdf5()  # only here: the package imports this module without needing HDF5
 
     path = Path(path)
     with _open(path) as zf:
@@ -242,12 +283,14 @@ def load_engine(path: str | os.PathLike) -> NumpyRNN:
                               "corrupt.") from e
     try:
         h5 = h5py.File(io.BytesIO(blob), "r")
-    except OSError as e:
+    except (OSError, *_PYFIVE_ERRORS) as e:
         raise _fail(path, f"{WEIGHTS} is not a valid HDF5 file ({e}).") from e
     with h5:
         try:
             return _build(h5, layers, path)
-        except (OSError, KeyError, TypeError) as e:  # HDF5 errors of a damaged file
+        except KerasFileError:
+            raise
+        except (OSError, KeyError, TypeError, *_PYFIVE_ERRORS) as e:  # a damaged file
             raise _fail(path, f"{WEIGHTS} is damaged ({type(e).__name__}: {e}).") from e
 
 
