@@ -217,7 +217,16 @@ def build(out: Path, strict: bool = False) -> dict:
             nav = stage(docs)
             config = load_config(str(CONFIG), docs_dir=str(docs), site_dir=str(out),
                                  nav=nav, strict=strict)
-            mkdocs_build(config)
+            # MkDocs empties its output folder: keep the in-browser site (`make lite`,
+            # site/lite/) aside while it builds, so the two builds can run in any order
+            lite, kept = out / "lite", Path(tmp) / "lite"
+            if lite.is_dir():
+                shutil.move(str(lite), kept)
+            try:
+                mkdocs_build(config)
+            finally:
+                if kept.is_dir():
+                    shutil.move(str(kept), lite)
     finally:
         log.removeHandler(warnings)
         if epoch is None:
