@@ -183,8 +183,14 @@ def find_neurons(acts: Activations, feature: np.ndarray | Callable[[str], np.nda
 
 
 # --- renderings ----------------------------------------------------------------------
+NAN_COLOUR = "#d0d0d0"  # grey: a value that is not a number is neither sign
+
+
 def _colour(v: float) -> str:
-    """-1 -> red, 0 -> white, +1 -> green (as in the cookbook)."""
+    """-1 -> red, 0 -> white, +1 -> green (as in the cookbook); NaN -> grey."""
+    v = float(v)
+    if v != v:  # NaN (an infinity is clipped to the end of the scale like any big value)
+        return NAN_COLOUR
     v = float(np.clip(v, -1, 1))
     if v >= 0:
         r, g, b = int(255 * (1 - v)), 255, int(255 * (1 - v))
@@ -200,8 +206,13 @@ def neuron_html(text: str, values: np.ndarray, title: str = "", scale: float | N
     reach well past ±1); a legend under the title says which colour is which sign. Returns
     a string; in Jupyter wrap it with ``IPython.display.HTML``."""
     # only the values of the characters shown set the scale (a longer array may be passed)
-    values = np.asarray(values, dtype=np.float64)[: len(text)]
-    s = float(scale or (np.abs(values).max(initial=0.0) or 1.0))
+    values = np.asarray(values, dtype=np.float64).reshape(-1)[: len(text)]
+    # the scale comes from the finite values: one NaN or infinity (a diverged model)
+    # must not turn every colour into NaN; those characters are grey, or full colour
+    finite = np.abs(values[np.isfinite(values)])
+    if scale and not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number, not {scale!r}")
+    s = float(scale or (finite.max(initial=0.0) or 1.0))
     legend = (f"<div style='font-size:12px;margin:2px 0 6px'>"
               f"<span style='background:{_colour(-1)}'>&nbsp;−{s:.2f}&nbsp;</span> "
               f"<span style='background:{_colour(-0.5)}'>&nbsp;−{s / 2:.2f}&nbsp;</span> "

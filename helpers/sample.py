@@ -351,6 +351,9 @@ def probability_html(sample: Sample, vocab: Vocab | None = None) -> str:
     import html as _html
 
     def colour(p: float) -> str:
+        p = float(p)
+        if not 0.0 <= p <= 1.0:  # NaN (a diverged model) or out of range: grey, no crash
+            return "rgb(208,208,208)" if p != p else colour(min(1.0, max(0.0, p)))
         r, g = int(255 * min(1.0, 2 * (1 - p))), int(255 * min(1.0, 2 * p))
         return f"rgb({r},{g},90)"
 

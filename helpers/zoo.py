@@ -143,8 +143,14 @@ def _check_fingerprint(vocab: Vocab, expected, vocab_file: Path, record: str,
 def _load_keras(path: Path, where: str) -> keras.Model:
     import keras
 
+    from .kerasfile import KerasFileError, check_budget
+
     if not path.exists():
         raise ZooError(f"{where}: model file {path.name} is missing.")
+    try:
+        check_budget(path)  # nothing allocated on the file's word: see helpers.kerasfile
+    except KerasFileError as e:
+        raise ZooError(f"{where}: could not load {e}") from e
     if not zipfile.is_zipfile(path):
         raise ZooError(f"{where}: {path.name} is not a valid .keras file (truncated or corrupt).")
     try:
@@ -159,10 +165,8 @@ def _load_numpy(path: Path, where: str) -> NumpyRNN:
 
     if not path.exists():
         raise ZooError(f"{where}: model file {path.name} is missing.")
-    if not zipfile.is_zipfile(path):
-        raise ZooError(f"{where}: {path.name} is not a valid .keras file (truncated or corrupt).")
     try:
-        return load_engine(path)
+        return load_engine(path)  # checks the file's budget first (helpers.kerasfile)
     except KerasFileError as e:
         raise ZooError(f"{where}: could not load {e}") from e
 
