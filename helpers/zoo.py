@@ -141,8 +141,6 @@ def _check_fingerprint(vocab: Vocab, expected, vocab_file: Path, record: str,
 
 
 def _load_keras(path: Path, where: str) -> keras.Model:
-    import keras
-
     from .kerasfile import KerasFileError, check_budget
 
     if not path.exists():
@@ -153,6 +151,8 @@ def _load_keras(path: Path, where: str) -> keras.Model:
         raise ZooError(f"{where}: could not load {e}") from e
     if not zipfile.is_zipfile(path):
         raise ZooError(f"{where}: {path.name} is not a valid .keras file (truncated or corrupt).")
+    import keras
+
     try:
         # safe_mode: a Lambda layer or other code in the file is refused, never run
         return keras.models.load_model(path, compile=False, safe_mode=True)
