@@ -342,7 +342,15 @@ def _stream(src: Path, files: list[Path], sink: _Sink, chunk_bytes: int, separat
                 sink.rewind(token)
                 progress(-consumed[0])
                 if k == len(codecs_to_try) - 1:
-                    raise
+                    # only a BOM's UTF-16 can fail last (Latin-1 decodes any byte); as
+                    # decode_text, it is refused, or skipped inside a folder
+                    if single:
+                        raise CorpusError(f"{shown(f)} starts like UTF-16 text but is not "
+                                          "valid UTF-16; is it damaged?") from None
+                    content = None
+        if content is None:
+            skipped.append(shown(f.name))
+            continue
         if not content:
             if single:
                 raise CorpusError(f"{shown(f)} is empty: a corpus needs some text to learn "

@@ -154,6 +154,8 @@ def model_layers(config: dict, path: str | os.PathLike = "model.keras") -> list[
         return _fail(path, f"{why}; this is not a model built by helpers.model.build_model. "
                            "Load it with Keras instead (zoo.load(..., backend=True)).")
 
+    if not isinstance(config, dict):
+        raise refuse("config.json is not a JSON object")
     if config.get("class_name") != "Functional" or not isinstance(config.get("config"), dict):
         raise refuse(f"the archive holds a {config.get('class_name')!r} model, not a "
                      "functional one")

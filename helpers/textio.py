@@ -143,7 +143,11 @@ def decode_text(data: bytes, name: str = "<bytes>") -> str:
             "Give a plain-text file (.txt, .md, .py, .csv, ...)."
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as e:  # a BOM, then bytes that are not UTF-16
+            raise CorpusError(f"{name} starts like UTF-16 text but is not valid UTF-16 "
+                              f"({e.reason} at byte {e.start}); is it damaged?") from None
     else:
         try:
             text = data.decode("utf-8-sig")

@@ -333,7 +333,7 @@ def load_vocab(path: str | os.PathLike) -> Vocab:
     except FileNotFoundError:
         raise FileNotFoundError(f"Vocabulary file not found: {path}") from None
     kinds = {"char": CharVocab, "word": WordVocab}
-    if not isinstance(d, dict) or d.get("kind") not in kinds:
+    if not isinstance(d, dict) or not isinstance(d.get("kind"), str) or d["kind"] not in kinds:
         raise InputRefused(f"{shown(path)} is not a vocabulary file (no 'kind' of char/word).")
     try:
         return kinds[d["kind"]].from_dict(d)

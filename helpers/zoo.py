@@ -210,10 +210,12 @@ def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = Tru
     ``backend=False`` reads the network into the NumPy engine without importing Keras
     (fast; the returned model's ``.model`` is None, sampling is identical)."""
     path = _bundle_path(name, zoo_dir)
-    try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ZooError(f"{name}: meta.json is corrupt ({e}).") from e
+    from .limits import InputRefused, read_json
+
+    try:  # a regular file within the JSON budget (helpers.limits)
+        meta = read_json(path / "meta.json")
+    except InputRefused as e:
+        raise ZooError(f"{name}: meta.json is corrupt or not a file ({e}).") from e
     if not isinstance(meta, dict) or not isinstance(meta.get("sha256", {}), dict):
         raise ZooError(f"{name}: meta.json is corrupt (not an object with a sha256 table).")
     if verify:
