@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import TextgenError
+from .paths import display_path
 
 __all__ = ["InputRefused", "MAX_TEXT_BYTES", "MAX_JSON_BYTES", "MAX_MEMBER_BYTES",
            "MAX_DOWNLOAD_BYTES", "MAX_MODEL_BYTES", "check_size", "shown", "open_regular",
@@ -57,8 +58,6 @@ class InputRefused(TextgenError, ValueError):
 def shown(path: str | os.PathLike) -> str:
     """``path`` for a message: project-relative where possible, and printable even when
     the name is not UTF-8 (its undecodable bytes shown as ``\\xNN``)."""
-    from .textio import display_path
-
     return os.fsencode(display_path(path)).decode("utf-8", "backslashreplace")
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import TextgenError
 from .limits import MAX_TEXT_BYTES, InputRefused, read_bytes, require_regular, shown
-from .paths import ROOT
+from .paths import display_path
 
 __all__ = [
     "display_path",
@@ -37,18 +37,6 @@ __all__ = [
 ]
 
 
-
-
-def display_path(path: str | os.PathLike) -> str:
-    """A path as shown to people: relative to the project folder when inside it, else
-    with the home folder as ``~`` (no machine-specific absolute paths in outputs)."""
-    p = Path(os.path.abspath(path))
-    for base, prefix in ((ROOT, ""), (Path.home(), "~/")):
-        try:
-            return prefix + str(p.relative_to(base))
-        except ValueError:
-            continue
-    return str(p)
 
 
 class CorpusError(TextgenError, ValueError):
