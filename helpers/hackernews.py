@@ -223,8 +223,9 @@ def as_training_text(postings: Iterable[Posting | str]) -> str:
 
 # --- HN API ------------------------------------------------------------------------
 def _get_bytes(url: str, retries: int = 3, backoff: float = 0.5) -> bytes:
+    # an item or a thread's list of ids is kilobytes; a server that sends more is wrong
     data, _ = http_get(url, "textgen-workshop/0.1", timeout=20.0, retries=retries,
-                       backoff=backoff)
+                       backoff=backoff, max_bytes=MAX_JSON_BYTES)
     return data
 
 
