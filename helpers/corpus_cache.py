@@ -64,6 +64,8 @@ CHUNK_BYTES = 4 << 20  # bytes read at a time: small next to the corpus, big eno
 _COUNT_CHARS = 1 << 20  # characters counted at a time (their UTF-32 copy is 4 bytes each)
 _HASH_BYTES = 1 << 22  # read at a time to hash a corpus file
 _STREAMED = 1 << 62  # no size budget for a file read in chunks (memory stays small)
+# the longest line a word-level encoding holds while it waits for the line's end
+MAX_LINE_CHARS = 64 << 20
 _SNIFF_BYTES = 65536  # what decode_text inspects for binary content
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -156,6 +158,11 @@ class _Sink:
             text = self._rest + text
             cut = text.rfind("\n") + 1
             text, self._rest = text[:cut], text[cut:]
+            if len(self._rest) > MAX_LINE_CHARS:  # memory must not grow with the file
+                raise CorpusError(
+                    f"the corpus has a line of more than {MAX_LINE_CHARS >> 20} M characters; "
+                    "word-level reading goes line by line. Break the text into lines, or "
+                    "train at the character level.")
         if text:
             self._take(text)
 

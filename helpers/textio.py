@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import TextgenError
 from .limits import MAX_TEXT_BYTES, InputRefused, read_bytes, require_regular, shown
-from .paths import display_path
+from .paths import ROOT, display_path  # noqa: F401 (importable from here, as before)
 
 __all__ = [
     "display_path",

@@ -471,3 +471,17 @@ def test_read_text_budget_is_checked_before_reading(tmp_path, monkeypatch):
         read_text(f)
     with pytest.raises(CorpusError):
         read_text(tmp_path)  # a folder: still its own message
+
+
+def test_word_level_line_without_end_is_refused_not_held(tmp_path, monkeypatch):
+    """Word-level encoding holds a line until its end: a file without newlines would be
+    held whole. Past the stated maximum it is refused (the maximum made small here)."""
+    from helpers import corpus_cache
+
+    monkeypatch.setattr(corpus_cache, "MAX_LINE_CHARS", 10_000)
+    f = tmp_path / "one_line.txt"
+    f.write_text("word " * 20_000)
+    with pytest.raises(CorpusError, match="line of more than"):
+        encode_corpus(f, word_level=True, cache_dir=tmp_path / "c", progress=False,
+                      chunk_bytes=4096)
+    assert not list((tmp_path / "c").glob("*"))
