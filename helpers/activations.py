@@ -221,9 +221,12 @@ def neuron_html(text: str, values: np.ndarray, title: str = "", scale: float | N
               f"<span style='background:{_colour(1)}'>&nbsp;+{s:.2f}&nbsp;</span>"
               " &nbsp;red: below zero, green: above (hover a character for its value)</div>")
     spans = []
-    for ch, v in zip(text, values, strict=False):
+    # a value past the float range over a tiny scale is +-inf: clipped, not a warning
+    with np.errstate(over="ignore"):
+        ratios = values / s
+    for ch, v, r in zip(text, values, ratios, strict=False):
         shown = "⏎<br>" if ch == "\n" else html.escape(ch).replace(" ", "&nbsp;")
-        spans.append(f'<span style="background:{_colour(v / s)}" title="{v:+.3f}">{shown}</span>')
+        spans.append(f'<span style="background:{_colour(r)}" title="{v:+.3f}">{shown}</span>')
     head = f"<div style='font-weight:bold;margin:4px 0'>{html.escape(title)}</div>" if title else ""
     head += legend
     return (f"{head}<div style='font-family:monospace;font-size:13px;line-height:1.5;"

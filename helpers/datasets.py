@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import paths
 from .errors import TextgenError
-from .limits import MAX_DOWNLOAD_BYTES, InputRefused, open_regular
+from .limits import MAX_DOWNLOAD_BYTES, CappedWriter, InputRefused, open_regular
 from .textio import display_path, sha256_file
 
 __all__ = ["DataUnavailable", "RemoteFile", "Dataset", "REGISTRY", "names", "get", "fetch",
@@ -282,33 +282,18 @@ def _budget(f: RemoteFile) -> int:
     return f.size if f.size is not None else MAX_DOWNLOAD_BYTES
 
 
-class _CappedWriter:
-    """The file a download is written to, refusing (and so stopping the download) as
-    soon as more than ``budget`` bytes arrive: a mirror that streams without end, or
-    without a Content-Length, never fills the disk or the cache."""
-
-    def __init__(self, fh, budget: int, shown: str):
-        self.fh, self.budget, self.shown, self.n = fh, budget, shown, 0
-
-    def write(self, data: bytes) -> int:
-        self.n += len(data)
-        if self.n > self.budget:
-            raise DataUnavailable(
-                f"{self.shown} sends more than the {self.budget:,} bytes expected of it; "
-                "stopped there and kept nothing. Is the mirror (TEXTGEN_MIRROR) right?")
-        return self.fh.write(data)
-
-    def __getattr__(self, name):  # flush, seek, tell... of the real file
-        return getattr(self.fh, name)
-
-
 def _capped(downloader, budget: int, shown: str):
-    """``downloader`` (a pooch downloader) writing through a :class:`_CappedWriter`."""
+    """``downloader`` (a pooch downloader) writing through a
+    :class:`helpers.limits.CappedWriter`: never more than ``budget`` bytes."""
     def download(url: str, output_file, pooch_obj=None, check_only: bool = False):
         if check_only:
             return downloader(url, output_file, pooch_obj, check_only=True)
         with open(output_file, "w+b") as fh:
-            return downloader(url, _CappedWriter(fh, budget, shown), pooch_obj)
+            # DataUnavailable, not a ValueError: pooch would retry those, and the same
+            # bytes would come again
+            return downloader(url, CappedWriter(fh, budget, shown, error=DataUnavailable,
+                                                hint="Is the mirror (TEXTGEN_MIRROR) right?"),
+                              pooch_obj)
     return download
 
 

@@ -14,7 +14,8 @@ of memory spent on bytes that are refused anyway.
 * :func:`check_size` is the budget rule itself: a declared size (a ``stat``, a zip
   member's header, a ``Content-Length``, a tensor's shape) is refused when over budget.
 * :func:`read_capped` streams from any file object and stops one byte past the budget,
-  for sizes that are declared but may lie (zip members, downloads without a length).
+  for sizes that are declared but may lie (zip members, downloads without a length);
+  :class:`CappedWriter` does the same for a stream written to disk (a download).
 
 Budgets are stated maxima, far above what this project's own files need (its biggest
 corpus is 3.6 MB, its biggest model 30 MB); ``helpers.corpus_cache`` streams corpora of
@@ -34,7 +35,7 @@ from .paths import display_path
 
 __all__ = ["InputRefused", "MAX_TEXT_BYTES", "MAX_JSON_BYTES", "MAX_MEMBER_BYTES",
            "MAX_DOWNLOAD_BYTES", "MAX_MODEL_BYTES", "check_size", "shown", "open_regular",
-           "read_bytes", "read_json", "read_capped", "require_regular"]
+           "read_bytes", "read_json", "read_capped", "require_regular", "CappedWriter"]
 
 MB = 1 << 20
 # a text read whole into memory (decoded, it may take up to four times as much again);
@@ -136,6 +137,30 @@ def read_capped(fh: BinaryIO, budget: int, what: str, hint: str = "") -> bytes:
             raise InputRefused(f"{what} is larger than the {_mb(budget)} this reader "
                                f"accepts; stopped reading there.{' ' + hint if hint else ''}")
         parts.append(chunk)
+
+
+class CappedWriter:
+    """A binary file to write a stream to (a download) that refuses, and so stops the
+    stream, as soon as more than ``budget`` bytes arrive: a server that streams without
+    end or without a Content-Length never fills the disk. ``error``: the exception class
+    raised (a caller's own, where a library in between would retry an ``InputRefused``,
+    which is a ``ValueError``)."""
+
+    def __init__(self, fh: BinaryIO, budget: int, what: str, hint: str = "",
+                 error: type[Exception] = InputRefused):
+        self.fh, self.budget, self.what, self.hint, self.error = fh, budget, what, hint, error
+        self.n = 0
+
+    def write(self, data: bytes) -> int:
+        self.n += len(data)
+        if self.n > self.budget:
+            raise self.error(f"{self.what} sends more than the {self.budget:,} bytes "
+                             f"expected of it; stopped there and kept nothing. {self.hint}"
+                             .rstrip())
+        return self.fh.write(data)
+
+    def __getattr__(self, name):  # flush, seek, tell... of the real file
+        return getattr(self.fh, name)
 
 
 def read_bytes(path: str | os.PathLike, budget: int = MAX_TEXT_BYTES, what: str = "") -> bytes:
