@@ -47,7 +47,7 @@ import numpy as np
 
 from .engine import NumpyRNN, _Cell
 from .errors import TextgenError
-from .limits import MAX_MODEL_BYTES, InputRefused, check_size, open_regular, read_capped
+from .limits import MAX_MODEL_BYTES, InputRefused, check_size, open_zip, read_capped
 
 __all__ = ["KerasFileError", "load_engine", "read_config", "model_layers", "check_budget",
            "declared_weights"]
@@ -59,6 +59,7 @@ GATES = {"LSTM": 4, "GRU": 3}
 # the smallest float a Keras variable is stored in (float16): a declared weight takes at
 # least this many bytes of model.weights.h5
 MIN_WEIGHT_BYTES = 2
+MAX_MEMBERS = 1000  # Keras writes three (config, metadata, weights), maybe a few assets
 
 
 class KerasFileError(TextgenError, ValueError):
@@ -107,12 +108,11 @@ def _open(path: Path) -> zipfile.ZipFile:
     if not os.path.lexists(path):
         raise KerasFileError(f"{path.name} is missing ({path}).")
     try:
-        # a regular file within budget (a FIFO or a device would never end)
-        open_regular(path, MAX_MODEL_BYTES, path.name).close()
+        # a regular file within budget (a FIFO or a device would never end), and a
+        # handful of entries (a .keras file has three)
+        return open_zip(path, MAX_MODEL_BYTES, MAX_MEMBERS, path.name)
     except InputRefused as e:
         raise KerasFileError(str(e)) from None
-    try:
-        return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise _fail(path, f"not a valid .keras file (truncated or corrupt: {e}).") from e
 

@@ -35,7 +35,8 @@ from .paths import display_path
 
 __all__ = ["InputRefused", "MAX_TEXT_BYTES", "MAX_JSON_BYTES", "MAX_MEMBER_BYTES",
            "MAX_DOWNLOAD_BYTES", "MAX_MODEL_BYTES", "check_size", "shown", "open_regular",
-           "read_bytes", "read_json", "read_capped", "require_regular", "CappedWriter"]
+           "read_bytes", "read_json", "read_capped", "require_regular", "CappedWriter",
+           "open_zip"]
 
 MB = 1 << 20
 # a text read whole into memory (decoded, it may take up to four times as much again);
@@ -137,6 +138,26 @@ def read_capped(fh: BinaryIO, budget: int, what: str, hint: str = "") -> bytes:
             raise InputRefused(f"{what} is larger than the {_mb(budget)} this reader "
                                f"accepts; stopped reading there.{' ' + hint if hint else ''}")
         parts.append(chunk)
+
+
+def open_zip(path: str | os.PathLike, budget: int, max_members: int, what: str = ""):
+    """A ``zipfile.ZipFile`` of the regular file ``path`` (at most ``budget`` bytes),
+    once its end record says it has at most ``max_members`` entries: ``ZipFile`` reads
+    the whole central directory into objects of a few hundred bytes each, so a small
+    archive that lists millions of entries would take gigabytes before any check.
+    Raises :class:`InputRefused`, or ``zipfile.BadZipFile`` for what is not a zip."""
+    import zipfile
+
+    name = what or shown(path)
+    with open_regular(path, budget, name) as fh:
+        # the end-of-central-directory record (zip64 too), as ZipFile itself reads it;
+        # a private helper of the standard library, unchanged since Python 2.6
+        end = zipfile._EndRecData(fh)
+        if end is None:
+            raise zipfile.BadZipFile("File is not a zip file")
+        check_size(end[zipfile._ECD_ENTRIES_TOTAL], max_members, f"the number of entries "
+                   f"in {name}", "An archive of this kind has far fewer.")
+    return zipfile.ZipFile(path)
 
 
 class CappedWriter:

@@ -55,6 +55,8 @@ from .limits import (
     MAX_TEXT_BYTES,
     InputRefused,
     check_size,
+    open_regular,
+    open_zip,
     read_bytes,
     read_capped,
     shown,
@@ -202,6 +204,9 @@ def _rank(name: str, deleted: bool) -> int | None:
     return None
 
 
+# an archive with its media has thousands of files; each listed one costs ZipFile memory
+MAX_ARCHIVE_MEMBERS = 200_000
+MAX_ARCHIVE_BYTES = 64 << 30  # photos and videos included; the tweet files have their own
 _HINT = "A Twitter/X archive's tweet files are far smaller: is this the right file?"
 
 
@@ -231,8 +236,9 @@ def _load_archive(path: Path, deleted: bool) -> list[Tweet]:
                 return data
         else:
             try:
-                zf = stack.enter_context(zipfile.ZipFile(path))
-            except (zipfile.BadZipFile, OSError) as e:
+                zf = stack.enter_context(open_zip(path, MAX_ARCHIVE_BYTES,
+                                                  MAX_ARCHIVE_MEMBERS))
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
                 raise CorpusError(f"{shown(path)}: cannot open the zip ({e}); download it "
                                   "again.") from None
             infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
@@ -279,11 +285,14 @@ def load_tweets(path: str | os.PathLike, *, deleted: bool = False) -> list[Tweet
     if path.is_dir():
         out = _load_archive(path, deleted)
     else:
-        # a regular file within budget first: is_zipfile on a FIFO would wait forever
-        data = read_bytes(path, MAX_TEXT_BYTES, shown(path))
-        if zipfile.is_zipfile(io.BytesIO(data)):
+        # a regular file first: is_zipfile on a FIFO would wait forever. An archive
+        # with its media may be gigabytes: only its tweet files are read (each budgeted)
+        with open_regular(path, MAX_ARCHIVE_BYTES, shown(path)) as fh:
+            is_zip = zipfile.is_zipfile(fh)
+        if is_zip:
             out = _load_archive(path, deleted)
         else:
+            data = read_bytes(path, MAX_TEXT_BYTES, shown(path))
             text = decode_text(data, name=shown(path)).strip()
             if not text:
                 raise CorpusError(f"{shown(path)} is empty; give a Twitter/X archive, JSON or "

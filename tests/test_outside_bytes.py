@@ -485,3 +485,16 @@ def test_word_level_line_without_end_is_refused_not_held(tmp_path, monkeypatch):
         encode_corpus(f, word_level=True, cache_dir=tmp_path / "c", progress=False,
                       chunk_bytes=4096)
     assert not list((tmp_path / "c").glob("*"))
+
+
+def test_zip_listing_too_many_entries_is_refused_before_listing(tmp_path):
+    """ZipFile turns every central-directory entry into an object: the count in the end
+    record is checked first (a .keras file has three)."""
+    from helpers.kerasfile import KerasFileError, load_engine
+
+    p = tmp_path / "model.keras"
+    with zipfile.ZipFile(p, "w") as zf:
+        for i in range(1001):
+            zf.writestr(f"m{i}", b"")
+    with pytest.raises(KerasFileError, match="number of entries"):
+        load_engine(p)
