@@ -189,10 +189,14 @@ def find_neurons(acts: Activations, feature: np.ndarray | Callable[[str], np.nda
 # (contrast about 6:1): ColorBrewer's PuOr orange and RdBu blue.
 NEGATIVE = (230, 97, 1)    # #e66101
 POSITIVE = (67, 147, 195)  # #4393c3
+NAN_COLOUR = "#d0d0d0"     # grey: a value that is not a number is neither sign
 
 
 def _colour(v: float) -> str:
-    """-1 -> orange, 0 -> white, +1 -> blue, blended linearly in between."""
+    """-1 -> orange, 0 -> white, +1 -> blue, blended linearly in between; NaN -> grey."""
+    v = float(v)
+    if v != v:  # NaN (an infinity is clipped to the end of the scale like any big value)
+        return NAN_COLOUR
     v = float(np.clip(v, -1, 1))
     end = POSITIVE if v >= 0 else NEGATIVE
     r, g, b = (round(255 - abs(v) * (255 - e)) for e in end)
@@ -215,8 +219,13 @@ def neuron_html(text: str, values: np.ndarray, title: str = "", scale: float | N
     reach well past ±1); a legend under the title says which colour is which sign. Returns
     a string; in Jupyter wrap it with ``IPython.display.HTML``."""
     # only the values of the characters shown set the scale (a longer array may be passed)
-    values = np.asarray(values, dtype=np.float64)[: len(text)]
-    s = float(scale or (np.abs(values).max(initial=0.0) or 1.0))
+    values = np.asarray(values, dtype=np.float64).reshape(-1)[: len(text)]
+    # the scale comes from the finite values: one NaN or infinity (a diverged model)
+    # must not turn every colour into NaN; those characters are grey, or full colour
+    finite = np.abs(values[np.isfinite(values)])
+    if scale and not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number, not {scale!r}")
+    s = float(scale or (finite.max(initial=0.0) or 1.0))
     legend = (f"<div style='font-size:12px;margin:2px 0 6px'>"
               f"<span style='background:{_colour(-1)}'>&nbsp;−{s:.2f}&nbsp;</span> "
               f"<span style='background:{_colour(-0.5)}'>&nbsp;−{s / 2:.2f}&nbsp;</span> "
@@ -225,9 +234,12 @@ def neuron_html(text: str, values: np.ndarray, title: str = "", scale: float | N
               f"<span style='background:{_colour(1)}'>&nbsp;+{s:.2f}&nbsp;</span>"
               " &nbsp;orange: below zero, blue: above (hover a character for its value)</div>")
     spans = []
-    for ch, v in zip(text, values, strict=False):
+    # a value past the float range over a tiny scale is +-inf: clipped, not a warning
+    with np.errstate(over="ignore"):
+        ratios = values / s
+    for ch, v, r in zip(text, values, ratios, strict=False):
         shown = "⏎<br>" if ch == "\n" else html.escape(ch).replace(" ", "&nbsp;")
-        spans.append(f'<span style="background:{_colour(v / s)}" title="{v:+.3f}">{shown}</span>')
+        spans.append(f'<span style="background:{_colour(r)}" title="{v:+.3f}">{shown}</span>')
     head = f"<div style='font-weight:bold;margin:4px 0'>{html.escape(title)}</div>" if title else ""
     head += legend
     return (f"{head}<div style='font-family:monospace;font-size:13px;line-height:1.5;"

@@ -294,8 +294,8 @@ def cmd_evaluate(args) -> int:
     from .evaluate import text_loss
     from .textio import read_text
 
+    text = read_text(args.text)  # first: a bad text file is refused before a model loads
     m = _load(args)
-    text = read_text(args.text)
     if args.last_fraction:
         text = text[int(len(text) * (1 - args.last_fraction)):]
     r = text_loss(m.model, m.vocab, text)

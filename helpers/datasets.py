@@ -32,6 +32,7 @@ from pathlib import Path
 
 from . import paths
 from .errors import TextgenError
+from .limits import MAX_DOWNLOAD_BYTES, CappedWriter, InputRefused, open_regular
 from .textio import display_path, sha256_file
 
 __all__ = ["DataUnavailable", "RemoteFile", "Dataset", "REGISTRY", "names", "get", "fetch",
@@ -275,13 +276,44 @@ def _is_folder(url: str) -> bool:
         len(url) > 1 and url[1] == ":")  # a Windows drive letter
 
 
+def _budget(f: RemoteFile) -> int:
+    """The most bytes a download of ``f`` may have: the registry's size where it knows
+    it (a pinned file), else :data:`helpers.limits.MAX_DOWNLOAD_BYTES`."""
+    return f.size if f.size is not None else MAX_DOWNLOAD_BYTES
+
+
+def _capped(downloader, budget: int, shown: str):
+    """``downloader`` (a pooch downloader) writing through a
+    :class:`helpers.limits.CappedWriter`: never more than ``budget`` bytes."""
+    def download(url: str, output_file, pooch_obj=None, check_only: bool = False):
+        if check_only:
+            return downloader(url, output_file, pooch_obj, check_only=True)
+        with open(output_file, "w+b") as fh:
+            # DataUnavailable, not a ValueError: pooch would retry those, and the same
+            # bytes would come again
+            return downloader(url, CappedWriter(fh, budget, shown, error=DataUnavailable,
+                                                hint="Is the mirror (TEXTGEN_MIRROR) right?"),
+                              pooch_obj)
+    return download
+
+
 def _copy_from_folder(url: str, output_file, pooch_obj=None, check_only: bool = False):
-    """A pooch downloader for a mirror that is a folder (a USB stick, a shared drive)."""
+    """A pooch downloader for a mirror that is a folder (a USB stick, a shared drive):
+    a regular file only (a FIFO or a device there would never end), copied in chunks."""
     src = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path) if url.startswith("file:")
                else url)
     if check_only:
         return src.is_file()
-    shutil.copyfile(src, output_file)
+    try:
+        fh = open_regular(src, 1 << 62)  # the size is the writer's to cap
+    except InputRefused as e:
+        raise DataUnavailable(f"the mirror's file cannot be used: {e}") from None
+    with fh:
+        if hasattr(output_file, "write"):
+            shutil.copyfileobj(fh, output_file)
+        else:
+            with open(output_file, "wb") as out:
+                shutil.copyfileobj(fh, out)
     return None
 
 
@@ -313,6 +345,8 @@ def _fetch_file(ds: Dataset, f: RemoteFile, progress: bool, retries: int, timeou
                        unit_scale=True, unit_divisor=1024, ncols=90, ascii=True)
         downloader = pooch.HTTPDownloader(progressbar=bar, timeout=timeout,
                                           headers={"User-Agent": USER_AGENT})
+    # never more than the registry's size (or the stated maximum): stopped as it streams
+    downloader = _capped(downloader, _budget(f), f"{redact_url(url)}")
     # pooch downloads to a temporary file beside the target, checks the hash, then renames
     # it: a failed or killed download leaves the cache as it was
     store = pooch.create(path=paths.data_dir(), base_url="", registry={

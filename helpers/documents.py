@@ -13,11 +13,11 @@ Nothing here imports more than the standard library and :mod:`helpers.textio`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from .limits import read_json
 from .textio import atomic_write_json, atomic_write_text
 
 __all__ = ["START", "END", "UNK", "SPECIALS", "SIDECAR_SUFFIX", "clean", "wrap", "split",
@@ -70,8 +70,8 @@ def corpus_info(path: str | os.PathLike) -> dict:
     side = sidecar_path(path)
     if Path(path).is_dir() or not side.exists():
         return {}
-    try:
-        info = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    try:  # a regular file within the JSON budget: a FIFO here would hang `train`
+        info = read_json(side)
+    except (OSError, ValueError):  # InputRefused is a ValueError
         return {}  # a damaged note is ignored: the flag can still be given by hand
     return info if isinstance(info, dict) else {}

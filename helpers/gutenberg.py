@@ -29,6 +29,7 @@ from pathlib import Path
 from . import datasets, paths
 from .documents import wrap
 from .errors import TextgenError
+from .limits import MAX_DOWNLOAD_BYTES
 from .net import DownloadError, http_get
 from .textio import (
     CorpusError,
@@ -205,6 +206,9 @@ _BOOK_START = re.compile(rb"\*\*\*\s*START OF|\*END\*\s*THE SMALL PRINT|"
                          rb"START OF (?:THE|THIS) PROJECT GUTENBERG", re.I)
 _BOOK_END = re.compile(rb"\*\*\*\s*END OF|END OF (?:THE |THIS )?PROJECT GUTENBERG", re.I)
 MIN_BOOK_BYTES = 1024  # the shortest texts on Gutenberg (a poem) still carry a licence
+# the longest plain-text books on Gutenberg (dictionaries, complete works) are ~30 MB; a
+# mirror that sends more is wrong, and is stopped there rather than held in memory
+MAX_BOOK_BYTES = 64 << 20
 
 
 def _check_book(data: bytes, book_id: int, shown: str) -> None:
@@ -265,8 +269,9 @@ class Gutenberg:
         return (f"Gutenberg(mirror={self._shown_mirror!r}, "
                 f"cache_dir={display_path(self.cache_dir)!r})")
 
-    def _get(self, path: str) -> bytes:
-        """GET mirror/path with retries; raises ``urllib.error.HTTPError`` for 4xx."""
+    def _get(self, path: str, max_bytes: int = MAX_BOOK_BYTES) -> bytes:
+        """GET mirror/path with retries; raises ``urllib.error.HTTPError`` for 4xx, and
+        :class:`GutenbergError` for a body over ``max_bytes`` (nothing is cached)."""
         url = f"{self.mirror}/{path.lstrip('/')}"
 
         def polite():
@@ -279,7 +284,7 @@ class Gutenberg:
         shown = f"{self._shown_mirror}/{path.lstrip('/')}"
         try:
             data, ctype = http_get(url, USER_AGENT, timeout=self.timeout, retries=self.retries,
-                                   before_each=polite, shown_url=shown)
+                                   before_each=polite, shown_url=shown, max_bytes=max_bytes)
         except urllib.error.HTTPError as e:
             if 400 <= e.code < 500:
                 raise
@@ -364,7 +369,7 @@ class Gutenberg:
             path = datasets.fetch("gutenberg-catalog")
         elif refresh or not path.exists():
             try:
-                data = self._get("cache/epub/feeds/pg_catalog.csv")
+                data = self._get("cache/epub/feeds/pg_catalog.csv", MAX_DOWNLOAD_BYTES)
             except urllib.error.HTTPError as e:
                 raise GutenbergError(f"The catalog is not on {self.mirror} (HTTP {e.code}).") from e
             atomic_write_bytes(path, data)

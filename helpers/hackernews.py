@@ -38,8 +38,9 @@ from . import paths
 from .datasets import redact_url
 from .documents import wrap as wrap_documents
 from .errors import TextgenError
+from .limits import MAX_JSON_BYTES, read_json, shown
 from .net import http_get
-from .textio import atomic_write_json
+from .textio import atomic_write_json, text_files
 
 __all__ = ["Posting", "SearchUnavailable", "BulkRejected", "ScrollLost", "IndexNotFound",
            "HNUnavailable", "HNDataError", "clean_html", "load_dump", "as_training_text",
@@ -168,7 +169,7 @@ def _to_posting(item: dict, thread: str = "") -> Posting | None:
         return Posting(int(item["id"]), str(item.get("by", "")), int(item.get("time", 0)),
                        str(item["text"]), str(thread or item.get("parent", "")),
                        str(item.get("source", "who_is_hiring")))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an id of 1e999
         return None
 
 
@@ -181,20 +182,25 @@ def load_dump(paths: str | os.PathLike | Iterable[str | os.PathLike],
         paths = [paths]
     files: list[Path] = []
     for p in map(Path, paths):
-        files += sorted(p.rglob("*.json")) if p.is_dir() else [p]
+        # a folder is walked as a corpus folder is: unreadable parts are errors, not skipped
+        files += text_files(p, suffixes=(".json",)) if p.is_dir() else [p]
     stats = stats if stats is not None else {}
     stats.update({"files": len(files), "items": 0, "skipped": 0, "duplicates": 0})
     seen: set[int] = set()
     out: list[Posting] = []
     for f in files:
-        data = json.loads(Path(f).read_text(encoding="utf-8"))
-        if isinstance(data, dict) and "jobs" in data:
-            thread = str(data.get("sources", {}).get("who_is_hiring_thread_id", ""))
+        # a regular file within the JSON budget: /dev/zero or a FIFO is refused, not read
+        data = read_json(f, MAX_JSON_BYTES)
+        if isinstance(data, dict) and isinstance(data.get("jobs"), list):
+            sources = data.get("sources")
+            thread = str(sources.get("who_is_hiring_thread_id", "")
+                         if isinstance(sources, dict) else "")
             items = data["jobs"]
         elif isinstance(data, list):
             thread, items = "", data
         else:
-            raise ValueError(f"{f}: expected a list of HN items or a dump with a 'jobs' list")
+            raise HNDataError(f"{shown(f)}: expected a list of HN items or a dump with a "
+                              "'jobs' list")
         for item in items:
             stats["items"] += 1
             direct = isinstance(item, dict) and item.get("source") == "direct"
@@ -217,8 +223,9 @@ def as_training_text(postings: Iterable[Posting | str]) -> str:
 
 # --- HN API ------------------------------------------------------------------------
 def _get_bytes(url: str, retries: int = 3, backoff: float = 0.5) -> bytes:
+    # an item or a thread's list of ids is kilobytes; a server that sends more is wrong
     data, _ = http_get(url, "textgen-workshop/0.1", timeout=20.0, retries=retries,
-                       backoff=backoff)
+                       backoff=backoff, max_bytes=MAX_JSON_BYTES)
     return data
 
 

@@ -18,6 +18,15 @@ that is not a network this package builds is refused, as is any HDF5 object that
 would make the HDF5 library read another file (links, external or virtual storage)
 or run a filter.
 
+Nothing in it is allocated on trust either. :func:`check_budget` (which
+:func:`load_engine` runs, and the Keras loaders of :mod:`helpers.zoo` and
+:mod:`helpers.rundir` run before ``keras.models.load_model``) refuses, before any array
+is made: a file that is not regular or is over :data:`helpers.limits.MAX_MODEL_BYTES`;
+members whose declared or inflated size is over budget; a ``config.json`` whose layers
+declare more weights than ``model.weights.h5`` has bytes (a 13 KB file declaring a
+6 GB embedding); and any HDF5 array whose shape declares more bytes than the file
+stores for it (an array left unwritten reads as gigabytes of fill value).
+
 >>> from helpers.kerasfile import load_engine
 >>> net = load_engine("zoo/shakespeare_char/model.keras")      # doctest: +SKIP
 >>> net                                                         # doctest: +SKIP
@@ -32,14 +41,17 @@ import os
 import re
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .engine import NumpyRNN, _Cell
 from .errors import TextgenError
+from .limits import MAX_MODEL_BYTES, InputRefused, check_size, open_zip, read_capped
 
-__all__ = ["KerasFileError", "load_engine", "read_config", "model_layers"]
+__all__ = ["KerasFileError", "load_engine", "read_config", "model_layers", "check_budget",
+           "declared_weights"]
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 # config.json of a build_model network is a few kilobytes; a bigger one is not ours
@@ -47,6 +59,10 @@ MAX_JSON_BYTES = 16 << 20
 GATES = {"LSTM": 4, "GRU": 3}
 # what pyfive raises for a damaged file, besides OSError (it checks the format with asserts)
 _PYFIVE_ERRORS = (ValueError, NotImplementedError, AssertionError, IndexError, struct.error)
+# the smallest float a Keras variable is stored in (float16): a declared weight takes at
+# least this many bytes of model.weights.h5
+MIN_WEIGHT_BYTES = 2
+MAX_MEMBERS = 1000  # Keras writes three (config, metadata, weights), maybe a few assets
 
 
 class KerasFileError(TextgenError, ValueError):
@@ -67,8 +83,9 @@ def _read_json(zf: zipfile.ZipFile, member: str, path: Path) -> dict:
         raise _fail(path, f"{member} is {info.file_size:,} bytes, far more than a model "
                           "of this package writes; refusing to read it.")
     try:
-        value = json.loads(zf.read(member).decode("utf-8"))
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        value = json.loads(_read_member(zf, info, MAX_JSON_BYTES, path).decode("utf-8"))
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
+            RuntimeError) as e:
         raise _fail(path, f"{member} cannot be read from the archive ({e}); the file is "
                           "truncated or corrupt.") from e
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -78,12 +95,28 @@ def _read_json(zf: zipfile.ZipFile, member: str, path: Path) -> dict:
     return value
 
 
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, path: Path
+                 ) -> bytes:
+    """A member's bytes: its declared size within ``budget`` before inflating, and what
+    it inflates to capped at that declared size while reading (a zip bomb lies)."""
+    try:
+        check_size(info.file_size, budget, f"{path.name}: {info.filename}")
+        with zf.open(info) as fh:
+            return read_capped(fh, info.file_size, f"{path.name}: {info.filename}")
+    except InputRefused as e:
+        raise KerasFileError(str(e)) from None
+
+
 def _open(path: Path) -> zipfile.ZipFile:
-    if not path.exists():
+    if not os.path.lexists(path):
         raise KerasFileError(f"{path.name} is missing ({path}).")
     try:
-        return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        # a regular file within budget (a FIFO or a device would never end), and a
+        # handful of entries (a .keras file has three)
+        return open_zip(path, MAX_MODEL_BYTES, MAX_MEMBERS, path.name)
+    except InputRefused as e:
+        raise KerasFileError(str(e)) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise _fail(path, f"not a valid .keras file (truncated or corrupt: {e}).") from e
 
 
@@ -124,6 +157,8 @@ def model_layers(config: dict, path: str | os.PathLike = "model.keras") -> list[
         return _fail(path, f"{why}; this is not a model built by helpers.model.build_model. "
                            "Load it with Keras instead (zoo.load(..., backend=True)).")
 
+    if not isinstance(config, dict):
+        raise refuse("config.json is not a JSON object")
     if config.get("class_name") != "Functional" or not isinstance(config.get("config"), dict):
         raise refuse(f"the archive holds a {config.get('class_name')!r} model, not a "
                      "functional one")
@@ -264,33 +299,185 @@ def load_engine(path: str | os.PathLike) -> NumpyRNN:
 
     Raises :class:`KerasFileError` (one line, naming the file) for a missing, truncated
     or corrupt archive, a network of another shape, or missing weights."""
-    h5py = _hdf5()  # only here: the package imports this module without needing HDF5
-
     path = Path(path)
     with _open(path) as zf:
         config = _read_json(zf, CONFIG, path)
         _metadata_check(_read_json(zf, METADATA, path), path)
         layers = model_layers(config, path)
-        try:
-            info = zf.getinfo(WEIGHTS)
-        except KeyError:
-            raise _fail(path, f"the archive has no {WEIGHTS} (missing weights).") from None
-        try:
-            # in memory: the h5 file is a member of the zip, and HDF5 needs to seek
-            blob = zf.read(info)
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
-            raise _fail(path, f"{WEIGHTS} cannot be read ({e}); the file is truncated or "
-                              "corrupt.") from e
-    try:
-        h5 = h5py.File(io.BytesIO(blob), "r")
-    except (OSError, *_PYFIVE_ERRORS) as e:
-        raise _fail(path, f"{WEIGHTS} is not a valid HDF5 file ({e}).") from e
+        blob = _weights_blob(zf, path, _params(layers, path))
+    h5 = _open_h5(blob, path)
     with h5:
         try:
+            _check_stored(h5, len(blob), path)
             return _build(h5, layers, path)
         except KerasFileError:
             raise
         except (OSError, KeyError, TypeError, *_PYFIVE_ERRORS) as e:  # a damaged file
+            raise _fail(path, f"{WEIGHTS} is damaged ({type(e).__name__}: {e}).") from e
+
+
+def _weights_blob(zf: zipfile.ZipFile, path: Path, params: int) -> bytes:
+    """``model.weights.h5`` in memory (HDF5 needs to seek in it), once its declared size
+    has room for the ``params`` weights that config.json declares."""
+    try:
+        info = zf.getinfo(WEIGHTS)
+    except KeyError:
+        raise _fail(path, f"the archive has no {WEIGHTS} (missing weights).") from None
+    need = params * MIN_WEIGHT_BYTES
+    if need > info.file_size:
+        raise _fail(path, f"config.json declares {params:,} weights (at least {need:,} "
+                          f"bytes), but {WEIGHTS} holds only {info.file_size:,} bytes; the "
+                          "file is damaged or forged. Refusing it before allocating them.")
+    try:
+        return _read_member(zf, info, MAX_MODEL_BYTES, path)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
+            RuntimeError) as e:
+        raise _fail(path, f"{WEIGHTS} cannot be read ({e}); the file is truncated or "
+                          "corrupt.") from e
+
+
+def _open_h5(blob: bytes, path: Path):
+    h5py = _hdf5()  # only here: the package imports this module without needing HDF5
+
+    try:
+        return h5py.File(io.BytesIO(blob), "r")
+    except (OSError, *_PYFIVE_ERRORS) as e:
+        raise _fail(path, f"{WEIGHTS} is not a valid HDF5 file ({e}).") from e
+
+
+def _check_stored(h5, size: int, path: Path) -> None:
+    """Every array's declared bytes must be stored in the file: an unwritten (or
+    partly written) array reads as its fill value, gigabytes from a few bytes."""
+    h5py = _hdf5()
+    if h5py.__name__ == "pyfive":  # no storage sizes there: the declared bytes must fit
+        return _check_declared_pyfive(h5, size, path)
+    total = 0
+    todo = [h5]
+    while todo:  # walk hard links only; visititems would follow soft ones
+        grp = todo.pop()
+        for key in grp:
+            link = grp.get(key, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                continue  # refused by _array where it matters; never followed here
+            obj = grp[key]
+            if isinstance(obj, h5py.Group):
+                todo.append(obj)
+                continue
+            if not isinstance(obj, h5py.Dataset):
+                continue
+            declared = int(np.prod(obj.shape, dtype=object)) * obj.dtype.itemsize
+            stored = obj.id.get_storage_size()
+            total += declared
+            if declared > stored or total > size:
+                raise _fail(path, f"{obj.name} declares {declared:,} bytes but the file "
+                                  f"stores {stored:,} for it; the weights are missing or "
+                                  "forged. Refusing it before reading them.")
+
+
+def _check_declared_pyfive(h5, size: int, path: Path) -> None:
+    """:func:`_check_stored` where only pyfive reads HDF5 (the browser build): the arrays
+    together may not declare more bytes than the file holds (Keras stores them
+    uncompressed), so a forged shape is refused before pyfive allocates it."""
+    import pyfive
+
+    total, todo = 0, [h5]
+    while todo:
+        grp = todo.pop()
+        for key, target in getattr(grp, "_links", {}).items():
+            if isinstance(target, str):
+                continue  # a soft link: refused by _array_pyfive where it matters
+            obj = grp[key]
+            if isinstance(obj, pyfive.Group):
+                todo.append(obj)
+            elif isinstance(obj, pyfive.Dataset):
+                total += int(np.prod(obj.shape, dtype=object)) * obj.dtype.itemsize
+                if total > size:
+                    raise _fail(path, f"{obj.name} and the arrays before it declare "
+                                      f"{total:,} bytes but the file holds {size:,}; the "
+                                      "weights are missing or forged. Refusing it before "
+                                      "reading them.")
+
+
+def declared_weights(config: dict, path: str | os.PathLike = "model.keras") -> int:
+    """How many weights the layers of ``config`` (a Keras 3 ``config.json``) declare,
+    for the layers whose size can be told from their settings (Embedding, Dense and the
+    recurrent layers: the ones that make a network big); other layers count 0.
+
+    Keras allocates these when it builds the model, before it reads a single weight, so
+    this is what a forged config would make it allocate."""
+    path = Path(path)
+    total = 0
+
+    def num(value, what: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise _fail(path, f"config.json gives {what} as {value!r}.")
+        return value
+
+    def last_dim(cfg: dict, name: str) -> int:
+        shape = (cfg.get("build_config") or {}).get("input_shape") if isinstance(
+            cfg.get("build_config"), dict) else None
+        if isinstance(shape, list) and shape and isinstance(shape[-1], int):
+            return num(shape[-1], f"the input width of {name!r}")
+        return 0
+
+    todo = [config]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, list):
+            todo.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        kind, cfg = node.get("class_name"), node.get("config")
+        if isinstance(kind, str) and isinstance(cfg, dict):
+            name = str(cfg.get("name", kind))
+            width = last_dim(node, name)
+            if kind == "Embedding":
+                total += (num(cfg.get("input_dim", 0), f"input_dim of {name!r}")
+                          * num(cfg.get("output_dim", 0), f"output_dim of {name!r}"))
+            elif kind == "Dense":
+                units = num(cfg.get("units", 0), f"the units of {name!r}")
+                total += units * (width + 1)
+            elif kind in ("LSTM", "GRU", "SimpleRNN"):
+                units = num(cfg.get("units", 0), f"the units of {name!r}")
+                total += GATES.get(kind, 1) * units * (width + units + 2)
+        todo.extend(v for v in node.values() if isinstance(v, (dict, list)))
+    return total
+
+
+def _params(layers: list[dict], path: Path) -> int:
+    """The weights a build_model network declares (as :func:`_build` will read them)."""
+    def dim(value) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+            else 0
+
+    emb = layers[1]["config"]
+    vocab, width = dim(emb.get("input_dim")), dim(emb.get("output_dim"))
+    total = vocab * width
+    for layer in layers:
+        if layer["class"] in GATES:
+            units = dim(layer["config"].get("units"))
+            total += GATES[layer["class"]] * units * (width + units + 2)
+            width = units
+    return total + width * vocab + vocab
+
+
+def check_budget(path: str | os.PathLike) -> None:
+    """Refuse the ``.keras`` file at ``path`` before Keras (or :func:`load_engine`)
+    allocates anything for it: not a regular file, over budget, layers that declare more
+    weights than the file holds, or arrays not stored in the file. Raises
+    :class:`KerasFileError` (one line naming the file); returns None when the file may
+    be loaded. Costs one read of the weights member (tens of MB for the zoo's models)."""
+    path = Path(path)
+    with _open(path) as zf:
+        config = _read_json(zf, CONFIG, path)
+        blob = _weights_blob(zf, path, declared_weights(config, path))
+    with _open_h5(blob, path) as h5:
+        try:
+            _check_stored(h5, len(blob), path)
+        except (OSError, KeyError, TypeError, ValueError) as e:
+            if isinstance(e, KerasFileError):
+                raise
             raise _fail(path, f"{WEIGHTS} is damaged ({type(e).__name__}: {e}).") from e
 
 

@@ -10,7 +10,10 @@ What an unlucky network does, and what happens here:
 * 429 Too Many Requests and 503 with ``Retry-After``: waits as long as the server asks
   (up to ``max_wait`` seconds; a longer wish is refused with the time to wait);
 * any other HTTP error (404...): raised at once as ``urllib.error.HTTPError``, for the
-  caller to decide (a missing book is not a network problem).
+  caller to decide (a missing book is not a network problem);
+* a body larger than ``max_bytes`` (by its ``Content-Length``, or counted while it streams
+  when there is none): :class:`DownloadTooLarge` at once, not retried, and nothing of it
+  kept (the budget rule of :mod:`helpers.limits`).
 """
 
 from __future__ import annotations
@@ -23,12 +26,35 @@ import urllib.request
 from collections.abc import Callable
 
 from .errors import TextgenError
+from .limits import MAX_DOWNLOAD_BYTES, InputRefused, check_size, read_capped
 
-__all__ = ["http_get", "DownloadError", "retry_after_seconds"]
+__all__ = ["http_get", "DownloadError", "DownloadTooLarge", "retry_after_seconds"]
 
 
 class DownloadError(TextgenError, OSError):
     """A download failed after its retries (cut short, rate-limited, unreachable)."""
+
+
+class DownloadTooLarge(DownloadError):
+    """A response is larger than the reader's budget: refused, never retried or kept."""
+
+
+def _body(resp, max_bytes: int, shown: str) -> bytes:
+    """The body of ``resp``, refused past ``max_bytes`` (before reading when the length
+    is declared); a body shorter than its ``Content-Length`` is an ``IncompleteRead``."""
+    length = resp.headers.get("Content-Length")
+    length = int(length) if length and length.strip().isdigit() else None
+    hint = "Is this the right URL or mirror?"
+    try:
+        if length is not None:
+            check_size(length, max_bytes, f"{shown} (by its Content-Length)", hint)
+        body = read_capped(resp, max_bytes, shown, hint)
+    except InputRefused as e:
+        raise DownloadTooLarge(f"{e} Nothing was saved.") from None
+    if length is not None and len(body) < length:
+        # read(n) does not raise this itself where the connection ends early
+        raise http.client.IncompleteRead(body, length - len(body))
+    return body
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -49,7 +75,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 def http_get(url: str, user_agent: str, timeout: float = 30.0, retries: int = 3,
              backoff: float = 0.5, before_each: Callable[[], None] | None = None,
-             max_wait: float = 60.0, shown_url: str | None = None) -> tuple[bytes, str]:
+             max_wait: float = 60.0, shown_url: str | None = None,
+             max_bytes: int = MAX_DOWNLOAD_BYTES) -> tuple[bytes, str]:
     """GET ``url``; returns the whole body and its Content-Type.
 
     Transient failures are retried ``retries`` times, waiting ``backoff * 2**attempt``
@@ -57,7 +84,8 @@ def http_get(url: str, user_agent: str, timeout: float = 30.0, retries: int = 3,
     :class:`DownloadError` (cut short, rate-limited) or the last ``OSError`` (unreachable)
     is raised. HTTP errors other than 429/5xx are raised at once. ``before_each`` runs
     before every attempt (a polite delay, a request log). ``shown_url`` is how the URL
-    appears in messages (without a password).
+    appears in messages (without a password). ``max_bytes``: the largest body accepted
+    (:class:`DownloadTooLarge` past it).
     """
     shown = shown_url or url
     req = urllib.request.Request(url, headers={"User-Agent": user_agent})
@@ -67,8 +95,10 @@ def http_get(url: str, user_agent: str, timeout: float = 30.0, retries: int = 3,
         wait = min(8.0, backoff * 2 ** attempt)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
-                body = resp.read()  # raises IncompleteRead when short of Content-Length
+                body = _body(resp, max_bytes, shown)
                 return body, resp.headers.get("Content-Type", "")
+        except DownloadTooLarge:
+            raise  # the same bytes would come again: not retried
         except urllib.error.HTTPError as e:
             asked = retry_after_seconds(e.headers.get("Retry-After") if e.headers else None)
             if e.code != 429 and e.code < 500:

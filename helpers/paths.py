@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 __all__ = ["ROOT", "NOTEBOOK_DIR", "data_dir", "zoo_dir", "generated", "runs_dir", "encoded",
-           "mirror"]
+           "mirror", "display_path"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -67,3 +67,15 @@ def mirror() -> str | None:
     the public sources: for a classroom with poor Wi-Fi, or for tests. None when unset."""
     value = os.environ.get("TEXTGEN_MIRROR", "").strip()
     return value.rstrip("/") or None
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as shown to people: relative to the project folder when inside it, else
+    with the home folder as ``~`` (no machine-specific absolute paths in outputs)."""
+    p = Path(os.path.abspath(path))
+    for base, prefix in ((ROOT, ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(p.relative_to(base))
+        except ValueError:
+            continue
+    return str(p)

@@ -19,7 +19,8 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
-from .textio import CorpusError, display_path
+from .limits import MAX_TEXT_BYTES, InputRefused, read_bytes
+from .textio import CorpusError, display_path, text_files
 
 __all__ = ["strip_source", "token_offsets", "python_corpus", "compiles", "keep_compiling", "stdlib_dir",
            "CODE_PROMPT", "CODE_STOP"]
@@ -112,15 +113,19 @@ def python_corpus(
     parts, chars = [], 0
     stats = {"folder": display_path(root), "files": 0, "skipped": 0, "skipped_examples": [], "chars": 0,
              "python": sys.version.split()[0]}
-    for f in sorted(root.rglob("*.py")):
+    # the one walk of a corpus folder: an unreadable subfolder is an error, not skipped
+    for f in text_files(root, suffixes=(".py",)):
         if skip & set(f.relative_to(root).parts[:-1]):
             continue
         try:
-            src = f.read_text(encoding="utf-8")
+            # a regular file within budget (a FIFO named x.py would hang the corpus)
+            src = read_bytes(f, MAX_TEXT_BYTES).decode("utf-8")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 body = strip_source(src, placeholder)
         except (SyntaxError, tokenize.TokenError, UnicodeDecodeError, ValueError) as e:
+            if isinstance(e, InputRefused):
+                raise
             stats["skipped"] += 1
             if len(stats["skipped_examples"]) < 5:
                 stats["skipped_examples"].append(f"{f.relative_to(root)}: {type(e).__name__}")

@@ -276,6 +276,12 @@ class RunDir:
         path = path or self.model_file(which)
         if not path.exists():
             raise RunDirError(f"{display_path(path)} is missing.")
+        from .kerasfile import KerasFileError, check_budget
+
+        try:
+            check_budget(path)  # nothing allocated on the file's word: see helpers.kerasfile
+        except KerasFileError as e:
+            raise RunDirError(f"{display_path(path)} cannot be loaded: {e}") from e
         if not zipfile.is_zipfile(path):
             raise RunDirError(f"{display_path(path)} is damaged (not a complete .keras "
                               "archive; a copy cut short?).")

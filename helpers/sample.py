@@ -354,7 +354,9 @@ def probability_html(sample: Sample, vocab: Vocab | None = None) -> str:
     from .activations import _colour
 
     def colour(p: float) -> str:
-        return _colour(2 * p - 1)   # p = 0 -> -1 (orange), 0.5 -> 0 (white), 1 -> +1 (blue)
+        # p = 0 -> -1 (orange), 0.5 -> 0 (white), 1 -> +1 (blue); NaN (a diverged model)
+        # -> grey, and a value out of range is clipped to the end of the scale: no crash
+        return _colour(2 * float(p) - 1)
 
     parts = [f"<span style='opacity:.6'>{_html.escape(sample.prompt)}</span>"]
     toks = [vocab.tokens[t] for t in sample.token_ids] if vocab is not None else list(sample.text)

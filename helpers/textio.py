@@ -12,12 +12,14 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import TextgenError
-from .paths import ROOT
+from .limits import MAX_TEXT_BYTES, InputRefused, read_bytes, require_regular, shown
+from .paths import ROOT, display_path  # noqa: F401 (importable from here, as before)
 
 __all__ = [
     "display_path",
@@ -31,21 +33,10 @@ __all__ = [
     "sha256_file",
     "read_text",
     "read_texts",
+    "text_files",
 ]
 
 
-
-
-def display_path(path: str | os.PathLike) -> str:
-    """A path as shown to people: relative to the project folder when inside it, else
-    with the home folder as ``~`` (no machine-specific absolute paths in outputs)."""
-    p = Path(os.path.abspath(path))
-    for base, prefix in ((ROOT, ""), (Path.home(), "~/")):
-        try:
-            return prefix + str(p.relative_to(base))
-        except ValueError:
-            continue
-    return str(p)
 
 
 class CorpusError(TextgenError, ValueError):
@@ -140,7 +131,11 @@ def decode_text(data: bytes, name: str = "<bytes>") -> str:
             "Give a plain-text file (.txt, .md, .py, .csv, ...)."
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as e:  # a BOM, then bytes that are not UTF-16
+            raise CorpusError(f"{name} starts like UTF-16 text but is not valid UTF-16 "
+                              f"({e.reason} at byte {e.start}); is it damaged?") from None
     else:
         try:
             text = data.decode("utf-8-sig")
@@ -153,19 +148,73 @@ def decode_text(data: bytes, name: str = "<bytes>") -> str:
 
 
 def read_text(path: str | os.PathLike, allow_empty: bool = False) -> str:
-    """Read one text file with :func:`decode_text`; refuse empty and binary files."""
+    """Read one text file with :func:`decode_text`; refuse empty and binary files, and
+    anything but a regular file of at most :data:`helpers.limits.MAX_TEXT_BYTES`."""
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"No such file: {path}")
     if path.is_dir():
-        raise CorpusError(f"{path} is a folder; use read_texts() for folders of text files.")
-    text = decode_text(path.read_bytes(), name=display_path(path))
+        raise CorpusError(f"{shown(path)} is a folder; use read_texts() for folders of text "
+                          "files.")
+    text = decode_text(read_bytes(path, MAX_TEXT_BYTES, shown(path)), name=shown(path))
     if not allow_empty and not text.strip():
-        raise CorpusError(f"{path} is empty: a corpus needs some text to learn from.")
+        raise CorpusError(f"{shown(path)} is empty: a corpus needs some text to learn from.")
     return text
 
 
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".py", ".csv", ".json", ".html", ".tex", ".text", "")
+
+
+def text_files(path: str | os.PathLike, suffixes: tuple[str, ...] = TEXT_SUFFIXES
+               ) -> list[Path]:
+    """The files a corpus ``path`` stands for, in reading order: the file itself, or a
+    folder's text files by suffix (no hidden files, no ``.corpus.json`` notes), sorted.
+
+    The one walk of a corpus folder (:func:`read_texts` and ``helpers.corpus_cache`` both
+    use it). A subfolder that cannot be listed is an error naming it, never skipped in
+    silence (the model would train on part of the corpus), and so is a FIFO, device or
+    socket among the text files (reading one never ends)."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No such file or folder: {path}") from None
+    except PermissionError:
+        raise InputRefused(f"cannot read {shown(path)}: permission denied. Make it "
+                           "readable or give another path.") from None
+    if not stat.S_ISDIR(st.st_mode):
+        require_regular(st, path)
+        return [path]
+
+    def refuse(e: OSError):
+        where = shown(e.filename) if e.filename else shown(path)
+        raise InputRefused(f"cannot read the folder {where} in the corpus {shown(path)}: "
+                           f"{e.strerror or e}. Make it readable (chmod u+rx) or move it "
+                           "out of the corpus folder.")
+
+    found = []
+    for root, dirs, names in os.walk(path, onerror=refuse):
+        dirs.sort()
+        for n in names:
+            f = Path(root, n)
+            # the filter read_texts always had: by suffix, no hidden files, no notes
+            if n.startswith(".") or f.suffix.lower() not in suffixes:
+                continue
+            if n.endswith(".corpus.json"):  # a corpus file's note (helpers.documents)
+                continue
+            try:
+                fst = f.stat()
+            except FileNotFoundError:
+                continue  # a dangling link: nothing to read (as before)
+            except OSError as e:
+                raise InputRefused(f"cannot read {shown(f)} in the corpus {shown(path)}: "
+                                   f"{e.strerror}. Make it readable or move it out.") from None
+            if stat.S_ISDIR(fst.st_mode):
+                continue  # a link to a folder: not followed (as Path.rglob did not)
+            if not stat.S_ISREG(fst.st_mode):
+                require_regular(fst, f)
+            found.append(f)
+    return sorted(found)
 
 
 def read_texts(
@@ -174,24 +223,29 @@ def read_texts(
     """Read a text file, or every text file under a folder joined by ``separator``.
 
     Binary files found inside a folder are skipped (and listed in the error if no
-    text file remains); a single binary file is an error.
+    text file remains); a single binary file is an error. A file or subfolder that
+    cannot be read is an error naming it (see :func:`text_files`).
     """
     path = Path(path)
-    if path.is_file():
-        return read_text(path)
+    files = text_files(path, suffixes)
     if not path.is_dir():
-        raise FileNotFoundError(f"No such file or folder: {path}")
-    parts, skipped = [], []
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        if f.name.startswith(".") or f.suffix.lower() not in suffixes:
-            continue
-        if f.name.endswith(".corpus.json"):  # a corpus file's note (helpers.documents)
-            continue
+        return read_text(path)
+    parts, skipped, total = [], [], 0
+    for f in files:
         try:
-            parts.append(read_text(f))
+            part = read_text(f)
+        except InputRefused:
+            raise
         except CorpusError:
-            skipped.append(f.name)
+            skipped.append(shown(f.name))
+            continue
+        total += len(part)
+        if total > MAX_TEXT_BYTES:
+            raise InputRefused(f"the text files under {shown(path)} add up to more than "
+                               f"{MAX_TEXT_BYTES >> 20} MB, too much to hold in memory; "
+                               "train on it with the corpus cache (the default of `train`).")
+        parts.append(part)
     if not parts:
         extra = f" (skipped as binary or empty: {', '.join(skipped[:5])})" if skipped else ""
-        raise CorpusError(f"No text files found under {path}{extra}.")
+        raise CorpusError(f"No text files found under {shown(path)}{extra}.")
     return separator.join(parts)

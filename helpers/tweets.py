@@ -43,13 +43,25 @@ import json
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from .documents import clean, wrap
-from .textio import CorpusError, decode_text
+from .limits import (
+    MAX_MEMBER_BYTES,
+    MAX_TEXT_BYTES,
+    InputRefused,
+    check_size,
+    open_regular,
+    open_zip,
+    read_bytes,
+    read_capped,
+    shown,
+)
+from .textio import CorpusError, decode_text, text_files
 
 __all__ = ["Tweet", "load_tweets", "filter_tweets", "as_training_text"]
 
@@ -151,6 +163,8 @@ def _parse(text: str, name: str) -> list[Tweet]:
         except json.JSONDecodeError as e:
             raise CorpusError(f"{name}: not valid JSON at line {e.lineno} ({e.msg}); "
                               "is the file complete? Download the archive again.") from None
+        except RecursionError:
+            raise CorpusError(f"{name}: JSON nested too deeply to be a list of tweets.") from None
         deleted = bool(m) and "deleted" in m.group(0)
         if isinstance(data, dict):
             data = data.get("tweets") or data.get("data") or []
@@ -159,10 +173,13 @@ def _parse(text: str, name: str) -> list[Tweet]:
         tweets = [_from_obj(o, deleted) for o in data if isinstance(o, dict)]
     else:
         rows = csv.DictReader(io.StringIO(text))
-        if not rows.fieldnames or not ({"text", "full_text"} & set(rows.fieldnames)):
-            raise CorpusError(f"{name}: CSV needs a 'text' or 'full_text' column "
-                              f"(found {rows.fieldnames}).")
-        tweets = [_from_obj(r) for r in rows]
+        try:
+            if not rows.fieldnames or not ({"text", "full_text"} & set(rows.fieldnames)):
+                raise CorpusError(f"{name}: CSV needs a 'text' or 'full_text' column "
+                                  f"(found {rows.fieldnames}).")
+            tweets = [_from_obj(r) for r in rows]
+        except csv.Error as e:  # a field over csv's limit, a NUL byte...
+            raise CorpusError(f"{name}: not a CSV of tweets ({e}).") from None
     return [t for t in tweets if t is not None]
 
 
@@ -187,22 +204,53 @@ def _rank(name: str, deleted: bool) -> int | None:
     return None
 
 
+# an archive with its media has thousands of files; each listed one costs ZipFile memory
+MAX_ARCHIVE_MEMBERS = 200_000
+MAX_ARCHIVE_BYTES = 64 << 30  # photos and videos included; the tweet files have their own
+_HINT = "A Twitter/X archive's tweet files are far smaller: is this the right file?"
+
+
 def _load_archive(path: Path, deleted: bool) -> list[Tweet]:
-    """Every tweet file of an archive folder or zip, in :func:`_rank` order."""
+    """Every tweet file of an archive folder or zip, in :func:`_rank` order.
+
+    Each file is read within the budget of :mod:`helpers.limits`, and all of them
+    together within :data:`~helpers.limits.MAX_TEXT_BYTES`; a zip member is measured by
+    the size its header declares *and* by what it actually inflates to (a zip bomb
+    declares little and inflates to gigabytes), before and while it is read."""
+    budget = [MAX_TEXT_BYTES]  # what is left for all the tweet files together
+
+    def take(n: int, what: str) -> None:
+        check_size(n, min(MAX_MEMBER_BYTES, budget[0]), what, _HINT)
+        budget[0] -= n
+
     with contextlib.ExitStack() as stack:
         if path.is_dir():
-            files = {f.relative_to(path).as_posix(): f for f in path.rglob("*") if f.is_file()}
+            # the walk of a corpus folder: an unreadable subfolder is an error, not skipped
+            files = {f.relative_to(path).as_posix(): f
+                     for f in text_files(path, suffixes=(".js", ".csv", ".json"))}
             names = list(files)
 
             def read(n: str) -> bytes:
-                return files[n].read_bytes()
+                data = read_bytes(files[n], min(MAX_MEMBER_BYTES, budget[0]), shown(files[n]))
+                take(len(data), shown(files[n]))
+                return data
         else:
             try:
-                zf = stack.enter_context(zipfile.ZipFile(path))
-            except (zipfile.BadZipFile, OSError) as e:
-                raise CorpusError(f"{path}: cannot open the zip ({e}); download it again.") from None
-            names = [i.filename for i in zf.infolist() if not i.is_dir()]
-            read = zf.read
+                zf = stack.enter_context(open_zip(path, MAX_ARCHIVE_BYTES,
+                                                  MAX_ARCHIVE_MEMBERS))
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
+                raise CorpusError(f"{shown(path)}: cannot open the zip ({e}); download it "
+                                  "again.") from None
+            infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+            names = list(infos)
+
+            def read(n: str) -> bytes:
+                what = f"{shown(path)}:{n}"
+                info = infos[n]
+                take(info.file_size, what)  # the declared size, before inflating anything
+                with zf.open(info) as fh:
+                    # and what it inflates to, streamed with a cap: the header may lie
+                    return read_capped(fh, info.file_size, what, _HINT)
         picked = sorted((r, n) for n in names if (r := _rank(n, deleted)) is not None)
         if not picked:
             hint = ""
@@ -214,11 +262,15 @@ def _load_archive(path: Path, deleted: bool) -> list[Tweet]:
         for _, n in picked:
             try:
                 data = read(n)
-            except zipfile.BadZipFile as e:  # a truncated download fails here, not at open
-                raise CorpusError(f"{path}:{n}: damaged in the zip ({e}); download it again.") from None
-            text = decode_text(data, name=f"{path}:{n}").strip()
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError,
+                    RuntimeError) as e:  # a truncated download fails here, not at open
+                if isinstance(e, InputRefused):
+                    raise
+                raise CorpusError(f"{shown(path)}:{n}: damaged in the zip or encrypted "
+                                  f"({e}); download it again.") from None
+            text = decode_text(data, name=f"{shown(path)}:{n}").strip()
             if text:  # an account without tweets has an empty list, or an empty part
-                out += _parse(text, f"{path}:{n}")
+                out += _parse(text, f"{shown(path)}:{n}")
         return out
 
 
@@ -228,15 +280,24 @@ def load_tweets(path: str | os.PathLike, *, deleted: bool = False) -> list[Tweet
     tweets have ``is_deleted``); a file named directly is always read."""
     path = Path(path)
     if not path.exists():
-        raise CorpusError(f"{path} does not exist; give a Twitter/X archive folder, its .zip, "
-                          "or a tweets file.")
-    if path.is_dir() or zipfile.is_zipfile(path):
+        raise CorpusError(f"{shown(path)} does not exist; give a Twitter/X archive folder, its "
+                          ".zip, or a tweets file.")
+    if path.is_dir():
         out = _load_archive(path, deleted)
     else:
-        text = decode_text(path.read_bytes(), name=str(path)).strip()
-        if not text:
-            raise CorpusError(f"{path} is empty; give a Twitter/X archive, JSON or CSV of tweets.")
-        out = _parse(text, str(path))
+        # a regular file first: is_zipfile on a FIFO would wait forever. An archive
+        # with its media may be gigabytes: only its tweet files are read (each budgeted)
+        with open_regular(path, MAX_ARCHIVE_BYTES, shown(path)) as fh:
+            is_zip = zipfile.is_zipfile(fh)
+        if is_zip:
+            out = _load_archive(path, deleted)
+        else:
+            data = read_bytes(path, MAX_TEXT_BYTES, shown(path))
+            text = decode_text(data, name=shown(path)).strip()
+            if not text:
+                raise CorpusError(f"{shown(path)} is empty; give a Twitter/X archive, JSON or "
+                                  "CSV of tweets.")
+            out = _parse(text, shown(path))
     if not out:
         raise CorpusError(f"No tweets found in {path}; give a Twitter/X archive folder, its "
                           f".zip, or one of its files: {LAYOUTS}.")

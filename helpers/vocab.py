@@ -41,6 +41,7 @@ class Vocab:
     """Shared logic of :class:`CharVocab` and :class:`WordVocab` (token <-> id)."""
 
     kind = "base"
+    _extra_keys: tuple[str, ...] = ()  # the settings a subclass keeps in "extra"
 
     def __init__(
         self,
@@ -183,8 +184,23 @@ class Vocab:
 
     @classmethod
     def from_dict(cls, d: dict) -> Vocab:
-        return cls(d["tokens"], unk=d.get("unk"), start=d.get("start"), end=d.get("end"),
-                   counts=d.get("counts"), **d.get("extra", {}))
+        """The vocabulary :meth:`to_dict` wrote; ``ValueError`` for anything else (a file
+        is outside input: its tokens, counts and settings are checked, not trusted)."""
+        tokens, counts, extra = d.get("tokens"), d.get("counts"), d.get("extra", {})
+        if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+            raise ValueError("'tokens' is not a list of non-empty strings")
+        if cls.kind == "char" and any(len(t) != 1 for t in tokens):
+            raise ValueError("a character vocabulary has a token that is not one character")
+        if counts is not None and not (isinstance(counts, dict) and all(
+                isinstance(n, int) and not isinstance(n, bool) for n in counts.values())):
+            raise ValueError("'counts' is not a mapping of tokens to whole numbers")
+        specials = [d.get(k) for k in ("unk", "start", "end")]
+        if not all(x is None or isinstance(x, str) for x in specials):
+            raise ValueError("a special token is not a string")
+        if not isinstance(extra, dict) or not set(extra) <= set(cls._extra_keys):
+            raise ValueError(f"unknown settings {extra!r}")
+        return cls(tokens, unk=specials[0], start=specials[1], end=specials[2],
+                   counts=counts, **extra)
 
 
 class CharVocab(Vocab):
@@ -264,6 +280,7 @@ class WordVocab(Vocab):
     """Words, punctuation marks and newlines as tokens (top-N words, the rest unknown)."""
 
     kind = "word"
+    _extra_keys = ("lower",)
 
     def __init__(self, tokens, unk="<unk>", start="<s>", end="</s>", counts=None, lower=True):
         super().__init__(tokens, unk=unk, start=start, end=end, counts=counts)
@@ -308,14 +325,19 @@ class WordVocab(Vocab):
 
 def load_vocab(path: str | os.PathLike) -> Vocab:
     """Load a vocabulary saved with :meth:`Vocab.save` (char or word)."""
+    from .limits import InputRefused, read_json, shown
+
     path = Path(path)
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+        d = read_json(path, what=f"the vocabulary file {shown(path)}")
     except FileNotFoundError:
         raise FileNotFoundError(f"Vocabulary file not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"Vocabulary file {path} is not valid JSON ({e}); is it truncated?") from e
     kinds = {"char": CharVocab, "word": WordVocab}
-    if not isinstance(d, dict) or d.get("kind") not in kinds:
-        raise ValueError(f"{path} is not a vocabulary file (no 'kind' of char/word).")
-    return kinds[d["kind"]].from_dict(d)
+    if not isinstance(d, dict) or not isinstance(d.get("kind"), str) or d["kind"] not in kinds:
+        raise InputRefused(f"{shown(path)} is not a vocabulary file (no 'kind' of char/word).")
+    try:
+        return kinds[d["kind"]].from_dict(d)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as e:
+        # the JSON parsed but is not a vocabulary this package wrote
+        raise InputRefused(f"{shown(path)} is not a valid vocabulary file "
+                           f"({type(e).__name__}: {e}); is it damaged?") from None

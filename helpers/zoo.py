@@ -141,12 +141,18 @@ def _check_fingerprint(vocab: Vocab, expected, vocab_file: Path, record: str,
 
 
 def _load_keras(path: Path, where: str) -> keras.Model:
-    import keras
+    from .kerasfile import KerasFileError, check_budget
 
     if not path.exists():
         raise ZooError(f"{where}: model file {path.name} is missing.")
+    try:
+        check_budget(path)  # nothing allocated on the file's word: see helpers.kerasfile
+    except KerasFileError as e:
+        raise ZooError(f"{where}: could not load {e}") from e
     if not zipfile.is_zipfile(path):
         raise ZooError(f"{where}: {path.name} is not a valid .keras file (truncated or corrupt).")
+    import keras
+
     try:
         # safe_mode: a Lambda layer or other code in the file is refused, never run
         return keras.models.load_model(path, compile=False, safe_mode=True)
@@ -159,10 +165,8 @@ def _load_numpy(path: Path, where: str) -> NumpyRNN:
 
     if not path.exists():
         raise ZooError(f"{where}: model file {path.name} is missing.")
-    if not zipfile.is_zipfile(path):
-        raise ZooError(f"{where}: {path.name} is not a valid .keras file (truncated or corrupt).")
     try:
-        return load_engine(path)
+        return load_engine(path)  # checks the file's budget first (helpers.kerasfile)
     except KerasFileError as e:
         raise ZooError(f"{where}: could not load {e}") from e
 
@@ -206,10 +210,12 @@ def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = Tru
     ``backend=False`` reads the network into the NumPy engine without importing Keras
     (fast; the returned model's ``.model`` is None, sampling is identical)."""
     path = _bundle_path(name, zoo_dir)
-    try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ZooError(f"{name}: meta.json is corrupt ({e}).") from e
+    from .limits import InputRefused, read_json
+
+    try:  # a regular file within the JSON budget (helpers.limits)
+        meta = read_json(path / "meta.json")
+    except InputRefused as e:
+        raise ZooError(f"{name}: meta.json is corrupt or not a file ({e}).") from e
     if not isinstance(meta, dict) or not isinstance(meta.get("sha256", {}), dict):
         raise ZooError(f"{name}: meta.json is corrupt (not an object with a sha256 table).")
     if verify:
