@@ -42,7 +42,7 @@ site: $(SSTAMP)           ## the series as a static site in site/ (committed out
 
 demo: $(STAMP)
 	$(BIN)/python -m helpers sample --zoo shakespeare_char --prompt "ROMEO:" \
-	  --temperature 0.7 --num 2 --length 500 --seed 0 --out generated/shakespeare_demo.txt
+	  --temperature 0.7 --num 2 --length 500 --seed 0 --out generated/shakespeare_demo.txt --force
 
 test: $(DSTAMP) browser
 	$(BIN)/ruff check helpers tests bench docs
