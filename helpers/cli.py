@@ -8,6 +8,11 @@ Commands
   zoo       list the pretrained models
   corpus    build a training text (gutenberg, hn, tweets, python, yelp)
   data      the registered data sets: list, fetch (into data/), path
+
+Every setting is checked with its range before anything is read or written
+(:mod:`helpers.settings`); a path named for writing (``--out``, ``export --name``,
+``--run-dir``) follows :mod:`helpers.outputs`: no links, FIFOs or devices, nothing
+replaced without ``--force``.
 """
 
 from __future__ import annotations
@@ -322,6 +327,8 @@ def cmd_evaluate(args) -> int:
     from .evaluate import text_loss
     from .textio import read_text
 
+    if args.last_fraction is not None and not 0 < args.last_fraction <= 1:  # NaN too
+        raise ValueError(f"--last-fraction must be in (0, 1], e.g. 0.1; not {args.last_fraction}")
     m = _load(args)
     text = read_text(args.text)
     if args.last_fraction:

@@ -144,3 +144,17 @@ def test_export_does_not_replace_a_bundle_without_force(tmp_path, capsys, tiny_r
     assert "second" in (zoo_dir / "tiny" / "README.md").read_text()
     assert zoo.available(zoo_dir) == ["tiny"]  # the kept copy is not a bundle of the zoo
     assert not [p for p in zoo_dir.iterdir() if p.name.startswith(".")]  # no half-made one
+
+
+def test_cli_train_run_dir_that_is_a_link_or_fifo_is_refused_before_reading(tmp_path, capsys):
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for run in (fifo, link):
+        code, errors = _cli(capsys, "train", str(tmp_path / "missing.txt"), "--run-dir", str(run))
+        assert code == 2 and len(errors) == 1 and "--run-dir" in errors[0], errors
+        assert "missing.txt" not in errors[0]  # refused before the corpus is read
+    assert list(real.iterdir()) == [] and not os.path.isdir(fifo)

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.core
 
 PROPS = settings(max_examples=60, deadline=None)
 # capsys is read (and so emptied) by each example itself
-CLI_PROPS = settings(max_examples=60, deadline=None,
+CLI_PROPS = settings(max_examples=40, deadline=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -126,7 +126,9 @@ def test_sample_budget_counts_samples_times_length():
 # --- the command line: every value a user may type ---------------------------------------
 TRAIN_FLAGS = {_flag(f): f for c, f in FLOATS + INTS
                if c in (ModelConfig, TrainConfig, VocabConfig) and f.metadata.get("cli", True)}
-SAMPLE_FLAGS = ["--length", "--temperature", "--top-k", "--top-p", "--num", "--seed"]
+SAMPLE_FIELDS = {_flag(f): f for f in dataclasses.fields(SampleConfig)
+                 if f.name not in ("greedy",)}
+SAMPLE_FLAGS = sorted(SAMPLE_FIELDS)
 TYPED = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr),
                   st.integers(-(10**12), 10**12).map(str),
                   st.text(alphabet="0123456789.-+eEinfa", min_size=1, max_size=8))
@@ -159,8 +161,40 @@ def test_train_flags_refuse_before_any_work(capsys, tmp_path_factory, flag, valu
                                      f"{flag}={value}"])
     assert code == 2 and len(errors) == 1, errors
     assert not run.exists()
-    if "missing.txt" not in errors[0]:
-        assert flag in errors[0] or "argument" in errors[0], errors
+    if _out_of_range(TRAIN_FLAGS[flag], value):
+        assert flag in errors[0] and "missing.txt" not in errors[0], errors
+    elif "missing.txt" not in errors[0]:
+        assert flag in errors[0], errors
+
+
+def _out_of_range(f: dataclasses.Field, typed: str) -> bool:
+    """True when ``typed`` is a number of the flag's type (so argparse takes it) that lies
+    outside the field's range."""
+    kind = float if "float" in str(f.type) else int
+    try:
+        value = kind(typed)
+    except ValueError:
+        return False
+    return not _in_range(f, value)
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--lr", "-1"), ("--lr", "nan"), ("--lr", "inf"), ("--lr", "0"), ("--warmup-steps", "-1"),
+    ("--clipnorm", "-1"), ("--patience", "-1"), ("--weight-decay", "-0.1"),
+    ("--max-words", "0"), ("--units", "1000000000"), ("--embed-dim", "0"),
+    ("--seq-len", "10000000"), ("--sample-length", "0"), ("--sample-temperatures", "0"),
+    ("--samples-per-epoch", "-1"), ("--max-minutes", "-1"), ("--min-count", "0"),
+])
+def test_bad_train_flags_are_refused_naming_them_before_the_corpus_is_read(capsys, tmp_path,
+                                                                          flag, value):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("to be or not to be " * 200)
+    run = tmp_path / "run"
+    code, errors = _run_cli(capsys, ["train", str(corpus), "--run-dir", str(run),
+                                     "--epochs", "1", "--steps-per-epoch", "1",
+                                     f"{flag}={value}"])
+    assert code == 2 and len(errors) == 1 and flag in errors[0], errors
+    assert not run.exists()
 
 
 @CLI_PROPS
@@ -172,7 +206,10 @@ def test_train_flags_refuse_before_any_work(capsys, tmp_path_factory, flag, valu
 def test_sample_flags_refuse_before_reading_a_model(capsys, flag, value):
     code, errors = _run_cli(capsys, ["sample", "--zoo", "no_such_model", f"{flag}={value}"])
     assert code == 2 and len(errors) == 1, errors
-    assert "no_such_model" in errors[0] or flag in errors[0], errors
+    if _out_of_range(SAMPLE_FIELDS[flag], value):
+        assert flag in errors[0] and "no_such_model" not in errors[0], errors
+    else:
+        assert "no_such_model" in errors[0] or flag in errors[0], errors
 
 
 # --- settings are checked before any work, also the samples printed after each epoch ---
