@@ -33,7 +33,7 @@ from .errors import TextgenError
 
 __all__ = ["ModelConfig", "TrainConfig", "VocabConfig", "SampleConfig", "SettingsError",
            "from_dict", "add_flags", "values_from_args", "check_choices", "check_fields",
-           "RESUME_FIXED", "resume_config"]
+           "RESUME_FIXED", "LR_SETTINGS", "resume_config"]
 
 
 class SettingsError(TextgenError, ValueError):
@@ -416,12 +416,17 @@ class SampleConfig:
 
 
 # --- resuming -------------------------------------------------------------------------
-# What a resumed run cannot change: the saved optimizer carries the learning rate and its
-# schedule (warm-up, floor), the clipping, the weight decay and the moving average; the
-# saved model its precision; and the validation split must stay the one that chose
-# best.keras, or "best" would compare losses on different texts.
-RESUME_FIXED = ("learning_rate", "schedule", "warmup_steps", "min_lr_fraction", "clipnorm",
-                "weight_decay", "ema", "precision", "val_fraction", "val_max_tokens")
+# What a resumed run cannot change: the saved optimizer carries the clipping, the weight
+# decay (Adam or AdamW) and the moving average; the saved model its precision; and the
+# validation split must stay the one that chose best.keras, or "best" would compare
+# losses on different texts.
+RESUME_FIXED = ("clipnorm", "weight_decay", "ema", "precision", "val_fraction",
+                "val_max_tokens")
+# The learning rate and its schedule: "constant" and "cosine-time" keep the rate in a
+# variable of the optimizer that train() sets (once, or from the clock at every step), so
+# a resumed run may change them; a "cosine" decay is a schedule saved inside the
+# optimizer, planned over the steps of the first start, and cannot change.
+LR_SETTINGS = ("learning_rate", "schedule", "warmup_steps", "min_lr_fraction")
 
 
 def _same(a, b) -> bool:
@@ -432,16 +437,26 @@ def resume_config(saved: dict | None, asked: dict, where: str) -> TrainConfig:
     """The settings a resumed run trains with, and records: each setting ``asked`` for,
     else the one the run recorded (``saved``, its ``config.json``), else the default.
     Everything else (epochs, steps, batch size, time budget, patience, samples,
-    regularisers...) applies from the next epoch on. A setting of :data:`RESUME_FIXED`
-    asked with another value than the run's is refused, naming it."""
+    regularisers, and the learning rate between the "constant" and "cosine-time"
+    schedules) applies from the next epoch on. A setting of :data:`RESUME_FIXED` (or of
+    :data:`LR_SETTINGS`, when a "cosine" schedule is involved) asked with another value
+    than the run's is refused, naming it."""
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     saved = {k: v for k, v in (saved or {}).items() if k in fields}
-    for name in RESUME_FIXED:
+    merged = {**saved, **asked}
+    fixed = RESUME_FIXED
+    why = "its saved optimizer, model or validation split holds it"
+    if "cosine" in (saved.get("schedule"), merged.get("schedule", "cosine")):
+        fixed = LR_SETTINGS + RESUME_FIXED
+        why = ("a cosine schedule is saved inside the optimizer, planned at the first start; "
+               "--schedule constant or cosine-time runs can change their learning rate") \
+            if any(n in asked and n in saved and not _same(asked[n], saved[n])
+                   for n in LR_SETTINGS) else why
+    for name in fixed:
         if name in asked and name in saved and not _same(asked[name], saved[name]):
             raise SettingsError(
                 f"{_flag(fields[name])} ({name}) cannot change when resuming {where}: the "
-                f"run trains with {saved[name]!r} (its saved optimizer, model or validation "
-                f"split holds it), not {asked[name]!r}. Leave it out to continue the run, "
-                "start over with --fresh (the old run is moved to previous/), or start a "
-                f"new run from this one with --init-from {where}.")
-    return TrainConfig.from_dict({**saved, **asked})
+                f"run trains with {saved[name]!r}, not {asked[name]!r} ({why}). Leave it out "
+                "to continue the run, start over with --fresh (the old run is moved to "
+                f"previous/), or start a new run from this one with --init-from {where}.")
+    return TrainConfig.from_dict(merged)

@@ -320,9 +320,12 @@ def train(
             written. A resumed run takes the settings given here (a dict: its keys; a
             :class:`TrainConfig`: all of them) and the rest from its ``config.json``,
             and records what it applied; a setting the saved optimizer, model or
-            validation split holds (``helpers.settings.RESUME_FIXED``: learning rate,
-            schedule, clipping, ...) given with another value is refused, naming it.
-            The cosine schedule keeps decaying over the steps planned at the start.
+            validation split holds (``helpers.settings.RESUME_FIXED``: clipping, weight
+            decay, EMA, precision, the split; and the learning rate and its schedule
+            when a "cosine" decay, saved inside the optimizer, is involved) given with
+            another value is refused, naming it. Between "constant" and "cosine-time" the
+            learning rate may change; "cosine" keeps decaying over the steps planned at
+            the first start.
         vocab: defaults to a character vocabulary built from ``text``.
         documents: ``text`` is documents wrapped in start/end tokens (postings, tweets).
         resume: continue the run in ``run_dir`` if there is one. ``False`` starts over
@@ -456,6 +459,10 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, tc_asked: di
         model = run.load_model(path=point.model_path)
         initial_epoch, best, elapsed0 = point.epoch, point.best_val_loss, point.elapsed_seconds
         history = list(point.history)
+        if tc.schedule == "constant":  # the rate is a variable of the saved optimizer (a
+            # "cosine" one is refused by resume_config when it would change; "cosine-time"
+            # is set from the clock by _TimeCosine)
+            model.optimizer.learning_rate.assign(tc.learning_rate)
         print(f"Resuming {display_path(run.path)} after epoch {initial_epoch} (from "
               f"{point.model_path.name}; best val_loss {best:.4f}).")
     elif start is not None:

@@ -281,3 +281,19 @@ def _corpus(run, sonnets):
     path = run.parent / "sonnets.txt"
     path.write_text(sonnets[:6000], encoding="utf-8")
     return path
+
+
+def test_resume_applies_a_new_learning_rate_to_a_constant_schedule(tmp_path, sonnets):
+    """A "constant" run keeps its rate in a variable of the optimizer: a resumed run sets
+    it, trains with it (the history's lr column) and records it."""
+    from helpers.train import train
+
+    run = tmp_path / "run"
+    first = {**TINY, "schedule": "constant"}
+    train(sonnets[:6000], run, TINY_MODEL, first)
+    train(sonnets[:6000], run, None, {"epochs": 2, "learning_rate": 1e-3})
+    rows = json.loads((run / "history.json").read_text())
+    assert [r["lr"] for r in rows] == pytest.approx([5e-3, 1e-3])
+    recorded = json.loads((run / "config.json").read_text())["train"]
+    assert recorded["learning_rate"] == 1e-3 and recorded["schedule"] == "constant"
+    assert recorded["seq_len"] == TINY["seq_len"]
