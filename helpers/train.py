@@ -384,6 +384,10 @@ def _resumed_settings(run: RunDir, tc_asked: dict, model_asked: dict,
 
     saved = run.read_config()
     where = display_path(run.path)
+    if not (isinstance(saved, dict) and isinstance(saved.get("train", {}), dict)
+            and isinstance(saved.get("model", {}), dict)):
+        raise RunDirError(f"{display_path(run.config_file)} is damaged (its settings are not "
+                          "a dictionary). Start over with --fresh, or restore the file.")
     for name, value in model_asked.items():
         was = saved.get("model", {}).get(name)
         if was is not None and was != value:

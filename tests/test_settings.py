@@ -297,3 +297,12 @@ def test_resume_applies_a_new_learning_rate_to_a_constant_schedule(tmp_path, son
     recorded = json.loads((run / "config.json").read_text())["train"]
     assert recorded["learning_rate"] == 1e-3 and recorded["schedule"] == "constant"
     assert recorded["seq_len"] == TINY["seq_len"]
+
+
+def test_resume_with_a_damaged_config_is_one_error(one_epoch_run, sonnets):
+    from helpers.rundir import RunDirError
+    from helpers.train import train
+
+    (one_epoch_run / "config.json").write_text('{"train": [1, 2]}')
+    with pytest.raises(RunDirError, match="config.json is damaged"):
+        train(sonnets[:6000], one_epoch_run, TINY_MODEL, {**TINY, "epochs": 2})
