@@ -55,7 +55,7 @@ lite: $(LSTAMP) nodejs     ## the pretrained notebooks as a JupyterLite site in 
 
 demo: $(STAMP)
 	$(BIN)/python -m helpers sample --zoo shakespeare_char --prompt "ROMEO:" \
-	  --temperature 0.7 --num 2 --length 500 --seed 0 --out generated/shakespeare_demo.txt
+	  --temperature 0.7 --num 2 --length 500 --seed 0 --out generated/shakespeare_demo.txt --force
 
 test: $(DSTAMP) browser nodejs
 	$(BIN)/ruff check helpers tests bench docs lite

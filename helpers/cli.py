@@ -8,6 +8,11 @@ Commands
   zoo       list the pretrained models
   corpus    build a training text (gutenberg, hn, tweets, python, yelp)
   data      the registered data sets: list, fetch (into data/), path
+
+Every setting is checked with its range before anything is read or written
+(:mod:`helpers.settings`); a path named for writing (``--out``, ``export --name``,
+``--run-dir``) follows :mod:`helpers.outputs`: no links, FIFOs or devices, nothing
+replaced without ``--force``.
 """
 
 from __future__ import annotations
@@ -40,13 +45,21 @@ def _add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
     p.add_argument("--unknown", choices=["error", "unk", "drop"], default="error",
                    help="what to do with prompt characters the model never saw")
-    p.add_argument("--out", default=None, help="also write the samples to this file")
+    p.add_argument("--out", default=None, help="also write the samples to this file (a new "
+                   "file; see --force)")
+    _add_force(p)
+
+
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="replace what is already there; the old one is kept beside it as "
+                        "NAME.previous")
 
 
 def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     """The command line. ``explicit_only``: settings flags not given leave no attribute
     (so ``train`` can tell ``--units 256`` from the default 256)."""
-    from .settings import ModelConfig, TrainConfig, add_flags
+    from .settings import ModelConfig, TrainConfig, VocabConfig, add_flags
 
     ap = argparse.ArgumentParser(
         prog="python -m helpers",
@@ -67,10 +80,7 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
                                    "Rerun with the same --run-dir to resume.")
     p.add_argument("corpus", help="a text file or a folder of text files")
     p.add_argument("--run-dir", default="runs/latest", help="checkpoints go here (runs/latest)")
-    p.add_argument("--word-level", action="store_true", help="words instead of characters")
-    p.add_argument("--max-words", type=int, default=10000, help="word vocabulary size")
-    p.add_argument("--min-count", type=int, default=1,
-                   help="rarer characters become the unknown token")
+    add_flags(p, VocabConfig)
     p.add_argument("--documents", action=argparse.BooleanOptionalAction, default=None,
                    help="the corpus holds documents wrapped in \\x02...\\x03 (default: what "
                         "the note `corpus` wrote beside it says, else no)")
@@ -113,6 +123,7 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--prompt", default="", help="default prompt")
     p.add_argument("--val-text", default=None, help="text to report the validation loss on")
     p.add_argument("--zoo-dir", default=None)
+    _add_force(p)
 
     p = sub.add_parser("zoo", help="list the pretrained models")
     p.add_argument("--write-tables", action="store_true",
@@ -124,7 +135,9 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
                        description="Write a training text built from a source.")
     p.add_argument("source", choices=["gutenberg", "hn", "tweets", "python", "yelp", "text"])
     p.add_argument("inputs", nargs="*", help="ids (gutenberg), files or folders")
-    p.add_argument("--out", required=True, help="where to write the corpus")
+    p.add_argument("--out", required=True, help="where to write the corpus (a new file; see "
+                   "--force)")
+    _add_force(p)
     p.add_argument("--mirror", default=None, help="Gutenberg mirror base URL")
     p.add_argument("--max-chars", type=int, default=None)
 
@@ -151,8 +164,14 @@ def _load(args, backend: bool = True):
 
 
 def cmd_sample(args) -> int:
-    from .textio import atomic_write_text
+    from .outputs import check_target, write_file
+    from .settings import SampleConfig
 
+    # every setting and the output path are checked before the model is read
+    SampleConfig(length=args.length, temperature=args.temperature, top_k=args.top_k,
+                 top_p=args.top_p, greedy=args.greedy, num=args.num, seed=args.seed)
+    if args.out:
+        check_target(args.out, force=args.force)
     # sampling runs on the NumPy engine: importing Keras would only delay the first character
     m = _load(args, backend=False)
     print(f"# {m!r}", file=sys.stderr)
@@ -172,7 +191,7 @@ def cmd_sample(args) -> int:
     n_tok = sum(len(s.token_ids) for s in samples)
     print(f"# {n_tok} tokens in {dt:.2f}s ({n_tok / max(dt, 1e-9):,.0f} tokens/s)", file=sys.stderr)
     if args.out:
-        atomic_write_text(args.out, text)
+        write_file(args.out, text, force=args.force)
         print(f"# written to {args.out}", file=sys.stderr)
     return 0
 
@@ -191,51 +210,70 @@ def _documents_flag(args) -> bool:
     return documents
 
 
-def cmd_train(args) -> int:
-    from .corpus_cache import EncodedCorpus, encode_corpus
+def _train_settings(args) -> tuple[dict, dict, object]:
+    """The model and training settings a ``train`` command asks for (a recipe's, then the
+    flags given: only those, so a resumed run can tell them from its own), all checked
+    now, before the corpus is read or the run folder touched; and the recipe, if any."""
+    from .outputs import check_target
     from .settings import ModelConfig, TrainConfig, values_from_args
-    from .textio import display_path, read_texts
-    from .train import train
-    from .vocab import CharVocab, WordVocab
 
+    given = build_parser(explicit_only=True).parse_args(args.argv)
+    mc = values_from_args(ModelConfig, given)
+    tc = values_from_args(TrainConfig, given)
+    recipe = None
     if args.init_from:
         if args.recipe:
             raise ValueError("--recipe and --init-from do not combine: a pretrained model "
                              "brings its own network; give the training flags you want")
-        return _fine_tune(args, read_texts(args.corpus))
+        tc.setdefault("learning_rate", FINE_TUNE_LR)
+    elif args.recipe:
+        from .recipes import get
+
+        recipe = get(args.recipe)
+        mc, tc = {**recipe.model, **mc}, {**recipe.train, **tc}
+    ModelConfig.from_dict({"vocab_size": 2, **mc})
+    TrainConfig.from_dict(tc)
+    check_target(args.run_dir, "folder", flag="--run-dir")
+    return mc, tc, recipe
+
+
+def cmd_train(args) -> int:
+    from .corpus_cache import EncodedCorpus, encode_corpus
+    from .settings import VocabConfig, values_from_args
+    from .textio import display_path, read_texts
+    from .train import train
+    from .vocab import CharVocab, WordVocab
+
+    vc = VocabConfig(**values_from_args(VocabConfig, args))
+    mc, tc, recipe = _train_settings(args)
+    if args.init_from:
+        return _fine_tune(args, read_texts(args.corpus), mc, tc)
     t0 = time.perf_counter()
     if os.environ.get("TEXTGEN_CORPUS_CACHE", "1") == "0":
         # the whole text in memory, as before the cache (kept to compare, see bench/)
         text = read_texts(args.corpus)
-        if args.word_level:
-            vocab = WordVocab.build(text, max_words=args.max_words, min_count=args.min_count)
+        if vc.word_level:
+            vocab = WordVocab.build(text, max_words=vc.max_words, min_count=vc.min_count)
         else:
-            vocab = CharVocab.build(text, min_count=args.min_count)
+            vocab = CharVocab.build(text, min_count=vc.min_count)
         corpus = EncodedCorpus.from_text(text, vocab)
         how = "read into memory"
     else:
         # encoded once in chunks, memory-mapped, and reused by the next run on this corpus
-        corpus = encode_corpus(args.corpus, word_level=args.word_level,
-                               max_words=args.max_words, min_count=args.min_count)
+        corpus = encode_corpus(args.corpus, word_level=vc.word_level,
+                               max_words=vc.max_words, min_count=vc.min_count)
         vocab = corpus.vocab
         how = (f"{'reused' if corpus.reused else 'encoded into'} "
                f"{display_path(corpus.cache)}")
     print(f"# corpus ready in {time.perf_counter() - t0:.2f} s: {len(corpus):,} tokens, "
           f"{how}", file=sys.stderr, flush=True)
-    mc = values_from_args(ModelConfig, args)
-    tc = values_from_args(TrainConfig, args)
-    if args.recipe:  # the recipe's values, then what the command line asked for
-        from .recipes import get
-
-        recipe = get(args.recipe)
+    if recipe is not None:
         given = build_parser(explicit_only=True).parse_args(args.argv)
-        mc = {**mc, **recipe.model, **values_from_args(ModelConfig, given)}
-        tc = {**tc, **recipe.train, **values_from_args(TrainConfig, given)}
         print(f"# recipe {recipe.name}: {recipe.what} (measured: {recipe.measured})",
               file=sys.stderr, flush=True)
         for note in recipe_notes(recipe, tc, given):
             print(f"# note: {note}", file=sys.stderr, flush=True)
-    r = train(corpus, args.run_dir, mc, TrainConfig.from_dict(tc), vocab=vocab,
+    r = train(corpus, args.run_dir, mc, tc, vocab=vocab,
               documents=_documents_flag(args), resume=not args.fresh,
               resume_from=args.resume_from, prompt=args.prompt)
     print(r)
@@ -272,18 +310,13 @@ def _has_gpu() -> bool:
 FINE_TUNE_LR = 1e-3  # measured in bench/bench_finetune.py against the from-scratch 2e-3
 
 
-def _fine_tune(args, text: str) -> int:
-    from .settings import ModelConfig, TrainConfig, values_from_args
+def _fine_tune(args, text: str, mc: dict, tc: dict) -> int:
     from .train import train
 
-    given = build_parser(explicit_only=True).parse_args(args.argv)
-    mc = values_from_args(ModelConfig, given)  # only what was asked: the model decides the rest
-    tc = values_from_args(TrainConfig, args)
-    if not hasattr(given, "learning_rate"):
-        tc["learning_rate"] = FINE_TUNE_LR
+    # mc: only what was asked (the pretrained model decides the rest)
     if args.word_level:
         print("# --word-level is decided by the pretrained model's vocabulary", file=sys.stderr)
-    r = train(text, args.run_dir, mc, TrainConfig.from_dict(tc), documents=_documents_flag(args),
+    r = train(text, args.run_dir, mc, tc, documents=_documents_flag(args),
               resume=not args.fresh, resume_from=args.resume_from, prompt=args.prompt,
               init_from=args.init_from, new_tokens=args.new_tokens)
     print(r)
@@ -294,6 +327,8 @@ def cmd_evaluate(args) -> int:
     from .evaluate import text_loss
     from .textio import read_text
 
+    if args.last_fraction is not None and not 0 < args.last_fraction <= 1:  # NaN too
+        raise ValueError(f"--last-fraction must be in (0, 1], e.g. 0.1; not {args.last_fraction}")
     text = read_text(args.text)  # first: a bad text file is refused before a model loads
     m = _load(args)
     if args.last_fraction:
@@ -310,7 +345,8 @@ def cmd_export(args) -> int:
     bundle = export_run(args.run_dir, args.name, zoo_dir=args.zoo_dir, title=args.title,
                         data=args.data, command=args.command, device=args.device,
                         prompt=args.prompt,
-                        val_text=read_text(args.val_text) if args.val_text else None)
+                        val_text=read_text(args.val_text) if args.val_text else None,
+                        force=args.force)
     print(f"exported {bundle!r} to {display_path(bundle.path)}")
     return 0
 
@@ -337,8 +373,10 @@ def cmd_zoo(args) -> int:
 def cmd_corpus(args) -> int:
     from .corpora import build_corpus
     from .documents import write_corpus
+    from .outputs import check_target
     from .textio import CorpusError
 
+    check_target(args.out, force=args.force)  # before the work: a refusal costs nothing
     text, stats = build_corpus(args.source, args.inputs, mirror=args.mirror,
                                max_chars=args.max_chars)
     if not text.strip():
@@ -346,7 +384,7 @@ def cmd_corpus(args) -> int:
                           f"{args.out}. Check the inputs.")
     # the note beside the text tells `train` whether it is wrapped documents
     write_corpus(args.out, text, documents=stats.get("documents", False), source=args.source,
-                 inputs=list(args.inputs), chars=len(text))
+                 inputs=list(args.inputs), chars=len(text), force=args.force)
     print(json.dumps(stats, indent=1, ensure_ascii=False))
     return 0
 

@@ -57,10 +57,19 @@ def sidecar_path(corpus: str | os.PathLike) -> Path:
     return p.with_name(p.name + SIDECAR_SUFFIX)
 
 
-def write_corpus(path: str | os.PathLike, text: str, documents: bool, **info) -> Path:
+def write_corpus(path: str | os.PathLike, text: str, documents: bool,
+                 force: bool | None = None, **info) -> Path:
     """Write a training text and its note (``documents`` plus whatever ``info`` says:
-    source, statistics), both atomically."""
-    atomic_write_text(path, text)
+    source, statistics), both atomically. ``force=None`` (the Python API) replaces an
+    earlier corpus; ``False``/``True`` follow the rule of a path a user named
+    (:mod:`helpers.outputs`: a new file only, or the old one kept as ``.previous``)."""
+    if force is None:
+        atomic_write_text(path, text)
+    else:
+        from .outputs import check_target, write_file
+
+        check_target(sidecar_path(path), force=True)  # the note: a file, not a link or FIFO
+        write_file(path, text, force=force)
     atomic_write_json(sidecar_path(path), {"documents": bool(documents), **info})
     return Path(path)
 

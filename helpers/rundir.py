@@ -10,7 +10,9 @@
       history.json    one row per epoch (history.csv: the same, for spreadsheets)
       state.json      epoch finished, best validation loss, seconds: written last each
                       epoch, so it is the commit point of an epoch
-      .lock           held while a training writes here; holds that process's id
+      .lock           held while a training writes here; holds that process's id.
+                      Nothing else in the folder is touched (cleaned, created, moved,
+                      written) by a process that does not hold it
       previous/       runs set aside by a fresh start (nothing is ever deleted)
 
 Every write is atomic (temporary file + rename). :meth:`RunDir.resume_point` decides
@@ -128,8 +130,15 @@ class RunDir:
 
     # --- creating and locking ---------------------------------------------------------
     def create(self) -> RunDir:
-        """Make the folder (and its parents) and remove temporary files a killed write
-        left. A path that is a file, or under one, is refused with one message."""
+        """Make the folder (and its parents), and nothing else: what is inside belongs to
+        whoever holds the lock (:meth:`lock`). A path that is a file, a link, a FIFO or
+        under a file is refused with one message (:func:`helpers.outputs.check_target`)."""
+        from .outputs import OutputError, check_target
+
+        try:
+            check_target(self.path, "folder", flag="--run-dir")
+        except OutputError as e:
+            raise RunDirError(f"Cannot use it as a run folder: {e}") from None
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as e:
@@ -141,14 +150,18 @@ class RunDir:
         if not self.path.is_dir():
             raise RunDirError(f"Cannot use {display_path(self.path)} as a run folder: it is a "
                               "file. Choose another --run-dir.")
-        remove_stale_temps(self.path, RUN_FILES)
         return self
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[RunDir]:
         """Hold the folder's lock while writing. A second training into the same folder
         (another process, or this one) is refused with the holder's process id. The lock
-        is the operating system's (``flock``), so a killed run never leaves it behind."""
+        is the operating system's (``flock``), so a killed run never leaves it behind.
+
+        The lock comes first: before it is held, nothing in the folder is touched (only
+        the folder and its ``.lock`` file are made if missing). Then the temporary files
+        a killed write left are removed: with the lock held no other training can be
+        writing here, so none of them is a live one's half-written checkpoint."""
         self.create()
         fh = open(self.path / LOCK_NAME, "a+", encoding="utf-8")
         try:
@@ -170,6 +183,7 @@ class RunDir:
             fh.write(f"{os.getpid()}\n")
             fh.flush()
             self._lock_fh = fh
+            remove_stale_temps(self.path, RUN_FILES)
             yield self
         finally:
             self._lock_fh = None

@@ -226,6 +226,11 @@ class Generator:
             check_sampling_args(temperature, top_k, top_p)
         if n < 1 or length < 0:
             raise ValueError("n must be >= 1 and length >= 0")
+        from .settings import SampleConfig
+
+        # the same ranges as the command line's (how many, how long: memory grows with both)
+        SampleConfig(length=length, temperature=1.0 if greedy else temperature, top_k=top_k,
+                     top_p=top_p, greedy=bool(greedy), num=n)
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         rng = np.random.default_rng(seed)
         ids = self.encode_prompt(prompt, unknown)

@@ -316,7 +316,16 @@ def train(
         run_dir: where checkpoints, vocabulary and history go. If it holds an
             unfinished run with the same vocabulary, training continues from it.
         model_config: network sizes (``vocab_size`` is filled in for you).
-        train_config: optimisation settings.
+        train_config: optimisation settings, all checked before anything is read or
+            written. A resumed run takes the settings given here (a dict: its keys; a
+            :class:`TrainConfig`: all of them) and the rest from its ``config.json``,
+            and records what it applied; a setting the saved optimizer, model or
+            validation split holds (``helpers.settings.RESUME_FIXED``: clipping, weight
+            decay, EMA, precision, the split; and the learning rate and its schedule
+            when a "cosine" decay, saved inside the optimizer, is involved) given with
+            another value is refused, naming it. Between "constant" and "cosine-time" the
+            learning rate may change; "cosine" keeps decaying over the steps planned at
+            the first start.
         vocab: defaults to a character vocabulary built from ``text``.
         documents: ``text`` is documents wrapped in start/end tokens (postings, tweets).
         resume: continue the run in ``run_dir`` if there is one. ``False`` starts over
@@ -332,23 +341,74 @@ def train(
             the unknown token (``"map"``); see :mod:`helpers.finetune`. A resumed run
             continues from its own checkpoint.
     """
-    tc = train_config if isinstance(train_config, TrainConfig) else TrainConfig.from_dict(
-        train_config or {})
+    # every setting is checked now, before the lock, the corpus or any file is touched;
+    # ``asked`` is what a resumed run takes from the caller (a dict: its keys; a
+    # TrainConfig: all of it), the rest comes from the run's config.json
+    if isinstance(train_config, TrainConfig):
+        tc, asked = train_config, train_config.to_dict()
+    else:
+        asked = dict(train_config or {})
+        tc = TrainConfig.from_dict(asked)
+    asked_model = _check_model_config(model_config)
     if resume_from not in ("last", "best"):
         raise ValueError("resume_from must be 'last' or 'best'")
+    _check_combination(tc, data_parallel)
+    run = RunDir(run_dir)
+    with run.lock():  # nothing in the folder is touched before this
+        return _train_locked(text, run, model_config, tc, asked, asked_model, vocab,
+                             documents, resume, resume_from, prompt, callbacks,
+                             data_parallel, init_from, new_tokens)
+
+
+def _check_model_config(model_config) -> dict:
+    """Check the model settings now (a dict has no vocabulary size yet: a stand-in is
+    used) and return the ones asked for (those a resumed run must agree with)."""
+    if isinstance(model_config, ModelConfig):
+        return {k: v for k, v in model_config.to_dict().items() if k != "vocab_size"}
+    asked = dict(model_config or {})
+    ModelConfig.from_dict({"vocab_size": 2, **asked})
+    return {k: v for k, v in asked.items() if k != "vocab_size"}
+
+
+def _check_combination(tc: TrainConfig, data_parallel: bool) -> None:
     if data_parallel and tc.carry_state:
         raise ValueError("carry_state=True and data_parallel=True cannot be combined: the "
                          "carried state is one (batch, units) array on one device.")
-    run = RunDir(run_dir).create()
-    with run.lock():
-        return _train_locked(text, run, model_config, tc, vocab, documents, resume,
-                             resume_from, prompt, callbacks, data_parallel, init_from,
-                             new_tokens)
 
 
-def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, documents: bool,
-                  resume: bool, resume_from: str, prompt: str, callbacks, data_parallel: bool,
-                  init_from, new_tokens: str) -> TrainResult:
+def _resumed_settings(run: RunDir, tc_asked: dict, model_asked: dict,
+                      data_parallel: bool) -> TrainConfig:
+    """What a resumed run trains with (:func:`helpers.settings.resume_config`); a model
+    setting asked with another value than the run's model has is refused, naming it."""
+    from .settings import SettingsError, resume_config
+
+    saved = run.read_config()
+    where = display_path(run.path)
+    if not (isinstance(saved, dict) and isinstance(saved.get("train", {}), dict)
+            and isinstance(saved.get("model", {}), dict)):
+        raise RunDirError(f"{display_path(run.config_file)} is damaged (its settings are not "
+                          "a dictionary). Start over with --fresh, or restore the file.")
+    for name, value in model_asked.items():
+        was = saved.get("model", {}).get(name)
+        if was is not None and was != value:
+            flag = "--" + name.replace("_", "-")
+            raise SettingsError(
+                f"{flag} ({name}) cannot change when resuming {where}: its model was built "
+                f"with {was!r}, not {value!r}. Leave it out to continue the run, start over "
+                "with --fresh (the old run is moved to previous/), or start a new run from "
+                f"this one with --init-from {where}.")
+    tc = resume_config(saved.get("train"), tc_asked, where)
+    _check_combination(tc, data_parallel)
+    return tc
+
+
+def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, tc_asked: dict,
+                  model_asked: dict, vocab, documents: bool, resume: bool, resume_from: str,
+                  prompt: str, callbacks, data_parallel: bool, init_from,
+                  new_tokens: str) -> TrainResult:
+    point = run.resume_point(resume_from) if resume else None
+    if point is not None:  # the settings it continues with, checked before any write
+        tc = _resumed_settings(run, tc_asked, model_asked, data_parallel)
     keras.utils.set_random_seed(tc.seed)
     if data_parallel:
         enable_data_parallel(tc.batch_size)
@@ -359,11 +419,6 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
             raise ValueError("The corpus was encoded with another vocabulary: encode it with "
                              "this one (encode_corpus(path, vocab)) or leave vocab out.")
         vocab = corpus.vocab
-    point = run.resume_point(resume_from) if resume else None
-    if not resume:
-        moved = run.set_aside()
-        if moved is not None:
-            print(f"Starting over: the previous run is kept in {display_path(moved)}.")
     if point is not None:
         saved_vocab = run.read_vocab()
         if vocab is not None and vocab != saved_vocab:
@@ -408,18 +463,26 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, vocab, docum
         model = run.load_model(path=point.model_path)
         initial_epoch, best, elapsed0 = point.epoch, point.best_val_loss, point.elapsed_seconds
         history = list(point.history)
+        if tc.schedule == "constant":  # the rate is a variable of the saved optimizer (a
+            # "cosine" one is refused by resume_config when it would change; "cosine-time"
+            # is set from the clock by _TimeCosine)
+            model.optimizer.learning_rate.assign(tc.learning_rate)
         print(f"Resuming {display_path(run.path)} after epoch {initial_epoch} (from "
               f"{point.model_path.name}; best val_loss {best:.4f}).")
     elif start is not None:
         model = start.model
-        run.write_vocab(vocab)
     else:
         mc = model_config if isinstance(model_config, ModelConfig) else None
         if mc is None:
             mc = ModelConfig.from_dict({**(model_config or {}), "vocab_size": len(vocab)})
         if mc.vocab_size != len(vocab):
-            mc = dataclasses.replace(mc, vocab_size=len(vocab))
+            mc = dataclasses.replace(mc, vocab_size=len(vocab))  # checked again: its size
         model = build_model(mc, precision=tc.precision)
+    if not resume:  # only now, when nothing can refuse any more: the first write
+        moved = run.set_aside()
+        if moved is not None:
+            print(f"Starting over: the previous run is kept in {display_path(moved)}.")
+    if point is None:
         run.write_vocab(vocab)
     config = {
         "model": config_of(model).to_dict(), "train": tc.to_dict(), "documents": documents,

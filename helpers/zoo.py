@@ -109,9 +109,13 @@ class ZooModel:
 
 
 def available(zoo_dir: str | os.PathLike | None = None) -> list[str]:
-    """Names of the bundles in the zoo folder."""
+    """Names of the bundles in the zoo folder (a ``<name>.previous`` kept by ``export
+    --force``, or a half-made ``.<name>...`` of an export in progress, is not one)."""
+    from .outputs import is_name
+
     d = Path(zoo_dir or paths.zoo_dir())
-    return sorted(p.name for p in d.iterdir() if (p / "meta.json").exists()) if d.exists() else []
+    return sorted(p.name for p in d.iterdir()
+                  if is_name(p.name) and (p / "meta.json").exists()) if d.exists() else []
 
 
 def _check_match(net, vocab: Vocab, where: str) -> None:
@@ -274,14 +278,21 @@ def meta(name: str, zoo_dir: str | os.PathLike | None = None) -> dict:
 
 def export_run(run_dir: str | os.PathLike, name: str, zoo_dir: str | os.PathLike | None = None,
                title: str | None = None, data: str = "", command: str = "", device: str = "",
-               prompt: str = "", val_text: str | None = None) -> ZooModel:
+               prompt: str = "", val_text: str | None = None, force: bool = False) -> ZooModel:
     """Turn a training run into a zoo bundle ``<zoo_dir>/<name>``: its best model, the
     results read from its history (and, with ``val_text``, the loss on that text's
     validation split, as the run split it), samples at three temperatures, the card.
-    A run that started from a pretrained model names it on the card."""
+    A run that started from a pretrained model names it on the card.
+
+    ``name`` is a plain name, and the bundle is made beside its place and moved in when
+    complete (:func:`helpers.outputs.output_folder`); an existing bundle is replaced
+    only with ``force``, which keeps it as ``<name>.previous``."""
     from .evaluate import text_loss
+    from .outputs import check_folder, output_folder
     from .rundir import RunDir
 
+    zoo = Path(zoo_dir or paths.zoo_dir())
+    check_folder(zoo, name, force)  # before any work: a refusal costs nothing
     run = RunDir(run_dir)
     m = load_run(run.path)
     cfg = m.meta
@@ -305,9 +316,9 @@ def export_run(run_dir: str | os.PathLike, name: str, zoo_dir: str | os.PathLike
     info["samples"] = {str(t): m.generator.generate(prompt, length=300, temperature=t, seed=1,
                                                     unknown="unk", alternatives=0)[0].full
                        for t in (0.5, 0.8, 1.0)}
-    dest = Path(zoo_dir or paths.zoo_dir()) / name
-    export_bundle(m.model, m.vocab, dest, info)
-    return load(name, zoo_dir=dest.parent)
+    with output_folder(zoo, name, force=force) as tmp:
+        export_bundle(m.model, m.vocab, tmp, info)
+    return load(name, zoo_dir=zoo)
 
 
 def export_bundle(model: keras.Model, vocab: Vocab, dest: str | os.PathLike, meta: dict,
