@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import math
 import os
 import shutil
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import TextgenError
+from .limits import InputRefused, read_json
 from .textio import (
     atomic_path,
     atomic_write_json,
@@ -191,13 +191,15 @@ class RunDir:
 
     # --- JSON files -----------------------------------------------------------------
     def _read_json(self, path: Path):
+        # through the rule for outside bytes: a FIFO or a huge file planted in a run folder
+        # is refused, never waited on or read into memory
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return read_json(path, what=display_path(path))
         except FileNotFoundError:
             return None
-        except (ValueError, UnicodeDecodeError) as e:
+        except InputRefused as e:
             raise RunDirError(
-                f"{display_path(path)} is damaged (not valid JSON: {e}). Start over with "
+                f"{display_path(path)} is damaged or not a plain file ({e}). Start over with "
                 "--fresh (the old files are moved to previous/), or restore the file."
             ) from e
 

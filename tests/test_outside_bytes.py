@@ -5,7 +5,7 @@ inflates to a GB, a ``.keras`` that declares a 6 GB embedding in 13 KB, a server
 streams without a length) and runs the reader in a subprocess with a timeout and a cap
 on its address space, so that a regression fails (rc, hang, MemoryError) instead of
 hanging the suite or the machine; where memory is the point, the child reports its own
-peak resident set (``ru_maxrss``) and the test bounds it.
+peak resident set (``VmHWM``) and the test bounds it.
 """
 
 from __future__ import annotations
@@ -35,15 +35,21 @@ from .httpserve import running
 
 pytestmark = pytest.mark.core
 
-# the child prints its peak resident set on its last stderr line
+# the child prints its peak resident set on its last stderr line. VmHWM, not getrusage's
+# ru_maxrss: Linux keeps ru_maxrss across exec, so a child forked from a large test process
+# (the whole suite, Keras loaded) would report the parent's size
 _RUNNER = (
-    "import resource, sys\n"
+    "import sys\n"
     "from helpers.cli import main\n"
+    "def peak_kb():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            return int(line.split()[1])\n"
+    "    return 0\n"
     "try:\n"
     "    rc = main(sys.argv[1:])\n"
     "finally:\n"
-    "    print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,\n"
-    "          file=sys.stderr)\n"
+    "    print('maxrss_kb', peak_kb(), file=sys.stderr)\n"
     "sys.exit(rc)\n"
 )
 _GB = 1 << 30
@@ -278,7 +284,7 @@ def test_keras_loaders_refuse_a_forged_keras_before_keras_builds_it(tmp_path):
             f"    zoo.load({str(bundle)!r}, backend=True)\n"
             "except zoo.ZooError as e:\n"
             "    print('refused', e)\n"
-            "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+            "print('maxrss_kb', [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')][0])\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT),
                                          "KERAS_BACKEND": "torch"},
@@ -344,7 +350,7 @@ def test_gutenberg_mirror_streaming_without_length_is_stopped_and_not_cached(tmp
                 f"g = Gutenberg(mirror={url!r}, cache_dir={str(tmp_path / 'c')!r}, "
                 "delay=0, retries=0)\n"
                 "try:\n    g.raw(99999)\nexcept GutenbergError as e:\n    print('refused', e)\n"
-                "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+                "print('maxrss_kb', [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')][0])\n")
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
                            preexec_fn=_limit_memory(3))
