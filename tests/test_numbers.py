@@ -17,7 +17,6 @@ from helpers.nbcheck import check_repository, fact_problems, link_problems, time
 pytestmark = pytest.mark.core
 
 ROOT = Path(__file__).resolve().parent.parent
-REWRITTEN = "04_training"  # being rewritten; tests/test_numbers.py::test_the_repository_passes
 
 
 @pytest.fixture
@@ -34,11 +33,12 @@ def repo(tmp_path):
         if card.name in ("README.md", "meta.json"):
             (tmp_path / card.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(card, tmp_path / card.relative_to(ROOT))
+    # known times, written into the copy's text: the planted disagreements below are
+    # against these, not against whatever the last full run measured
+    shutil.copy(ROOT / "tests" / "fixtures" / "timings_seeded.json",
+                tmp_path / "notebooks" / "records" / "timings.json")
+    timings.write_tables(tmp_path)
     return tmp_path
-
-
-def _others(problems):
-    return [p for p in problems if REWRITTEN not in str(p)]
 
 
 def _plant(path: Path, old: str, new: str) -> None:
@@ -57,11 +57,6 @@ def _readme_paragraph(repo: Path, text: str) -> None:
     _plant(repo / "README.md", "### Reading order\n", f"{text}\n\n### Reading order\n")
 
 
-def test_the_repository_passes_outside_notebook_04():
-    assert [str(p) for p in _others(check_repository(ROOT))] == []
-
-
-@pytest.mark.xfail(strict=False, reason="04 is being rewritten")
 def test_the_repository_passes():
     assert [str(p) for p in check_repository(ROOT)] == []
 
@@ -128,7 +123,7 @@ def test_tables_write_from_timings_json(repo):
     assert "| 31 s | (no training) |" in readme and "| 10.0 min in all |" in readme
     nb = (repo / "notebooks" / "07_neurons.ipynb").read_text()
     assert "**Time:** 31 s for a full run on a 2-core CPU (measured 2026-11-28)." in nb
-    assert _others(time_problems(repo)) == []
+    assert time_problems(repo) == []
 
 
 def test_record_merges_one_notebook_into_the_file(tmp_path):
@@ -158,7 +153,7 @@ def test_the_recipe_quoted_with_an_old_value_is_caught(repo):
                 "itself: 1.477.")
     problems = fact_problems(repo)
     wrong = sorted((p.where.split(":")[0].split(" ")[0], p.message.split(" quoted as ")[1][:5])
-                   for p in problems if p.kind == "fact" and REWRITTEN not in p.where)
+                   for p in problems if p.kind == "fact")
     assert wrong == [("05_sampling.ipynb", "1.477"), ("README.md", "1.477"),
                      ("bench/README.md", "1.489")]
     two = [p for p in problems if p.kind == "two values" and p.where == "cpu_10min_recipe"]
