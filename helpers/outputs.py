@@ -112,6 +112,7 @@ def check_target(path: str | os.PathLike, kind: str = "file", force: bool = Fals
         raise OutputError(f"{flag} {display_path(path)} exists. Choose another path, or add "
                           f"--force to replace it (the old one is kept as "
                           f"{previous_path(path).name}).")
+    _check_previous(path, kind, flag)
     return path
 
 
@@ -121,11 +122,31 @@ def previous_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".previous")
 
 
-def _remove(path: Path) -> None:
-    if _kind(path) == "a folder":
-        shutil.rmtree(path)
-    elif _kind(path) is not None:
+def _check_previous(path: Path, kind: str, flag: str) -> None:
+    """``--force`` replaces ``<name>.previous`` only with what this rule keeps there: the
+    old file of a file output, the old folder of a folder output (or a link, removed
+    without being followed). Anything else there belongs to someone: refused, named."""
+    keep = previous_path(path)
+    found = _kind(keep)
+    if found not in (None, f"a {kind}", "a symbolic link"):
+        raise OutputError(f"{flag} {display_path(path)} --force: {display_path(keep)}, where "
+                          f"the old {kind} would be kept, is {found}, not what --force keeps "
+                          "there; move it away first.")
+
+
+def _remove(path: Path, kind: str, flag: str) -> None:
+    """Remove the old ``<name>.previous`` before a new one is kept there: only what this
+    rule keeps there (see :func:`_check_previous`); a link is removed, never followed."""
+    found = _kind(path)
+    if found is None:
+        return
+    if found == "a symbolic link" or (found == "a file" and kind == "file"):
         path.unlink()
+    elif found == "a folder" and kind == "folder":
+        shutil.rmtree(path)
+    else:
+        raise OutputError(f"{flag}: {display_path(path)} is {found}, not what --force keeps "
+                          "there; move it away first.")
 
 
 def write_file(path: str | os.PathLike, data: bytes | str, force: bool = False,
@@ -151,7 +172,7 @@ def write_file(path: str | os.PathLike, data: bytes | str, force: bool = False,
         check_target(path, "file", force, flag)  # again: the work may have taken a while
         if _kind(path) == "a file":  # force: keep the old one beside it
             keep = previous_path(path)
-            _remove(keep)
+            _remove(keep, "file", flag)
             try:
                 os.link(path, keep)
             except OSError:
@@ -185,6 +206,8 @@ def check_folder(parent: str | os.PathLike, name: str, force: bool = False,
         raise OutputError(f"{flag} {name}: {display_path(dest)} exists. Choose another name, "
                           f"or add --force to replace it (the old one is kept as "
                           f"{previous_path(dest).name}).")
+    if _kind(dest) is not None:
+        _check_previous(dest, "folder", flag)
     return dest
 
 
@@ -199,6 +222,9 @@ def output_folder(parent: str | os.PathLike, name: str, force: bool = False,
     parent = dest.parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the bundle gets the usual mode
     try:
         yield tmp
         check_target(dest, "folder", flag=flag)
@@ -207,7 +233,7 @@ def output_folder(parent: str | os.PathLike, name: str, force: bool = False,
                 raise OutputError(f"{flag} {name}: {display_path(dest)} appeared while it "
                                   "was being made; nothing was replaced.")
             keep = previous_path(dest)
-            _remove(keep)
+            _remove(keep, "folder", flag)
             os.rename(dest, keep)
         os.rename(tmp, dest)  # fails if a folder took the name meanwhile and is not empty
     finally:

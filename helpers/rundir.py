@@ -29,6 +29,7 @@ import errno
 import math
 import os
 import shutil
+import stat
 import time
 import zipfile
 from collections.abc import Iterator
@@ -51,6 +52,24 @@ __all__ = ["RunDir", "RunDirError", "RunLocked", "ResumePoint", "RUN_FILES"]
 RUN_FILES = ("best.keras", "last.keras", "state.json", "history.json", "history.csv",
              "vocab.json", "config.json", "samples.json")
 LOCK_NAME = ".lock"
+
+
+def _state_problem(st) -> str | None:
+    """What is wrong with the contents of a ``state.json``, or None: every field of the
+    right type and in range, so a damaged or forged file is refused before any work."""
+    if not isinstance(st, dict) or not {"epoch", "best_val_loss"} <= st.keys():
+        return "no epoch or best_val_loss"
+    epoch, best = st["epoch"], st["best_val_loss"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= 10_000_000:
+        return f"epoch {epoch!r} is not a whole number from 0 to 10,000,000"
+    # inf: nothing validated yet; a loss is never negative or NaN
+    if not isinstance(best, (int, float)) or isinstance(best, bool) or not best >= 0:
+        return f"best_val_loss {best!r} is not a loss"
+    elapsed = st.get("elapsed_seconds", 0.0)
+    if (not isinstance(elapsed, (int, float)) or isinstance(elapsed, bool)
+            or not 0 <= elapsed < 1e9):
+        return f"elapsed_seconds {elapsed!r} is not a time"
+    return None
 
 
 class RunDirError(TextgenError, RuntimeError):
@@ -150,7 +169,49 @@ class RunDir:
         if not self.path.is_dir():
             raise RunDirError(f"Cannot use {display_path(self.path)} as a run folder: it is a "
                               "file. Choose another --run-dir.")
+        self._refuse_foreign()
         return self
+
+    def _refuse_foreign(self) -> None:
+        """A run folder holds a run's files and nothing else. A folder with other things in
+        it (a zoo bundle, the project, a user's own folder) is refused, naming what is
+        there: training would overwrite its config.json and vocab.json."""
+        known = {*RUN_FILES, LOCK_NAME, "previous"}
+        try:
+            names = sorted(os.listdir(self.path))
+        except OSError as e:
+            raise RunDirError(f"Cannot read the run folder {display_path(self.path)} "
+                              f"({e.strerror}).") from None
+        # hidden entries (.DS_Store, a killed write's temporary file, a user's .notes) are
+        # never written by training, only the run's own files are
+        foreign = [n for n in names if n not in known and not n.startswith(".")]
+        if foreign:
+            shown = ", ".join(foreign[:4]) + (", ..." if len(foreign) > 4 else "")
+            raise RunDirError(
+                f"{display_path(self.path)} is not a run folder: it holds other things "
+                f"({shown}) that training would mix with or overwrite. Give a new or empty "
+                "folder as --run-dir.")
+
+    def _open_lock_file(self):
+        """``.lock``, opened without following a link and refused unless it is a plain
+        file: a link planted there would make the lock write (truncate) its target."""
+        path = self.path / LOCK_NAME
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(
+            os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.EMLINK, errno.ENXIO, errno.EISDIR):
+                raise RunDirError(f"{display_path(path)} is a link or not a plain file; a run "
+                                  "folder's lock must be a file of its own. Remove it, or "
+                                  "choose another --run-dir.") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RunDirError(f"{display_path(path)} is not a plain file (a FIFO, a device or "
+                              "a folder); a run folder's lock must be a file of its own. "
+                              "Remove it, or choose another --run-dir.")
+        return os.fdopen(fd, "a+", encoding="utf-8")
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[RunDir]:
@@ -163,7 +224,7 @@ class RunDir:
         a killed write left are removed: with the lock held no other training can be
         writing here, so none of them is a live one's half-written checkpoint."""
         self.create()
-        fh = open(self.path / LOCK_NAME, "a+", encoding="utf-8")
+        fh = self._open_lock_file()
         try:
             _try_lock(fh)
         except OSError as e:
@@ -206,9 +267,12 @@ class RunDir:
     def read_state(self) -> dict | None:
         """``state.json`` (``epoch``, ``best_val_loss``, ``elapsed_seconds``) or None."""
         st = self._read_json(self.state_file)
-        if st is not None and not (isinstance(st, dict) and {"epoch", "best_val_loss"} <= st.keys()):
-            raise RunDirError(f"{display_path(self.state_file)} is damaged (no epoch or "
-                              "best_val_loss). Start over with --fresh, or restore the file.")
+        if st is None:
+            return None
+        problem = _state_problem(st)
+        if problem:
+            raise RunDirError(f"{display_path(self.state_file)} is damaged ({problem}). Start "
+                              "over with --fresh, or restore the file.")
         return st
 
     def write_state(self, epoch: int, best_val_loss: float, elapsed_seconds: float) -> None:
@@ -227,7 +291,13 @@ class RunDir:
 
     def read_samples(self) -> list[dict]:
         """The samples printed during training: ``{"epoch", "temperature", "text"}`` rows."""
-        return self._read_json(self.samples_file) or []
+        rows = self._read_json(self.samples_file) or []
+        if not (isinstance(rows, list) and all(
+                isinstance(r, dict) and isinstance(r.get("epoch"), int)
+                and isinstance(r.get("text"), str) for r in rows)):
+            raise RunDirError(f"{display_path(self.samples_file)} is damaged (not a list of "
+                              "samples). Start over with --fresh, or restore the file.")
+        return rows
 
     def add_samples(self, rows: list[dict]) -> None:
         """Keep the samples of one epoch (they show how the model learned, epoch by epoch).

@@ -397,6 +397,11 @@ def _resumed_settings(run: RunDir, tc_asked: dict, model_asked: dict,
                 f"with {was!r}, not {value!r}. Leave it out to continue the run, start over "
                 "with --fresh (the old run is moved to previous/), or start a new run from "
                 f"this one with --init-from {where}.")
+    try:  # the recorded model must be one this package could have built
+        ModelConfig.from_dict(saved.get("model") or {"vocab_size": 1})
+    except (SettingsError, TypeError, ValueError) as e:
+        raise RunDirError(f"{display_path(run.config_file)} is damaged ({e}). Start over with "
+                          "--fresh, or restore the file.") from None
     tc = resume_config(saved.get("train"), tc_asked, where)
     _check_combination(tc, data_parallel)
     return tc
@@ -409,6 +414,7 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, tc_asked: di
     point = run.resume_point(resume_from) if resume else None
     if point is not None:  # the settings it continues with, checked before any write
         tc = _resumed_settings(run, tc_asked, model_asked, data_parallel)
+        run.read_samples()  # a damaged samples.json is refused now, not after an epoch
     keras.utils.set_random_seed(tc.seed)
     if data_parallel:
         enable_data_parallel(tc.batch_size)
@@ -494,9 +500,16 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, tc_asked: di
     if init:  # where the weights started, kept across resumes (the card names it)
         config["init_from"] = init
     run.write_config(config)
+    epochs = tc.epochs
     if initial_epoch >= tc.epochs:
         print(f"{display_path(run.path)} already finished {initial_epoch} epochs; raise "
               "epochs to train more.")
+    elif tc.max_minutes is not None and elapsed0 >= tc.max_minutes * 60:
+        # a spent budget trains nothing: not one step recorded as a whole epoch
+        epochs = initial_epoch
+        print(f"{display_path(run.path)} has spent its time budget ({elapsed0:.0f} s of "
+              f"max_minutes={tc.max_minutes:g}); raise max_minutes (--max-minutes) to train "
+              "more.")
     plan = _plan(model, tc, train_ids, val, initial_epoch, compile_new=point is None)
     clock = _Clock(elapsed0)
     checkpoints = _Checkpoints(run, model, best, history, clock, plan.val_in_callback)
@@ -514,7 +527,7 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, tc_asked: di
         jobs.append(keras.callbacks.EarlyStopping("val_loss", patience=tc.patience, verbose=1))
     t0 = time.time()
     with fused_cpu_rnn():  # torch on a CPU: the recurrent layers' fused kernel (no-op elsewhere)
-        plan.fit_model.fit(plan.data, epochs=tc.epochs, initial_epoch=initial_epoch,
+        plan.fit_model.fit(plan.data, epochs=epochs, initial_epoch=initial_epoch,
                            callbacks=[*jobs, *(callbacks or [])], verbose=tc.verbose,
                            **plan.fit_kwargs)
     if run.best.exists():
