@@ -429,8 +429,11 @@ def error_line(e: BaseException) -> str:
         msg = f"cannot use{where}: {e.strerror}.{hint}"
     else:
         msg = str(e) or type(e).__name__
-        if isinstance(e, KeyError):  # str(KeyError) is the repr of the key
-            msg = f"missing {msg}"
+        if isinstance(e, KeyError) and not isinstance(e, TextgenError) and e.args:
+            # str(KeyError) is the repr of its argument: a sentence keeps its words, a bare
+            # key says it is missing
+            arg = e.args[0]
+            msg = arg if isinstance(arg, str) and " " in arg else f"missing {msg}"
     # one line, and never a password that came with a URL
     words = [redact_url(w) if "://" in w else w for w in " ".join(msg.split()).split(" ")]
     return "error: " + " ".join(words)
@@ -454,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         print(error_line(e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted (checkpoints written so far are kept; rerun to resume)",
-              file=sys.stderr)
+        kept = ("checkpoints written so far are kept; rerun to resume"
+                if args.subcommand == "train" else "nothing half-written is left")
+        print(f"error: interrupted ({kept})", file=sys.stderr)
         return 130

@@ -169,7 +169,8 @@ class Generator:
             shown = ", ".join(repr(m) for m in missing[:10])
             raise ValueError(
                 f"The prompt has {len(missing)} token(s) the model never saw: {shown}. "
-                "Pass unknown='unk' to map them to the unknown token, or 'drop' to remove them."
+                "Pass unknown='unk' (--unknown unk) to map them to the unknown token, or 'drop' "
+                "(--unknown drop) to remove them."
             )
         if missing and unknown == "drop":
             toks = [t for t in self.vocab.tokenize(prompt) if t in self.vocab.index]
