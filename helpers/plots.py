@@ -122,7 +122,9 @@ def evolution(history: list[dict], epoch_samples: list[dict], epochs=(1, 3, 10),
         tax = fig.add_subplot(grid[i, 1])
         tax.axis("off")
         h = rows[e]
-        text = by_epoch[e][:chars].replace("\t", "    ")
+        # the special tokens have no glyph in the font: start/end go, unknown shows as "?"
+        text = (by_epoch[e][:chars].replace("\t", "    ").replace("\x04", "?")
+                .replace("\x02", "").replace("\x03", ""))
         lines = [w for line in text.split("\n") for w in (textwrap.wrap(line, 60) or [""])]
         tax.set_title(f"after epoch {e} ({h.get('seconds', 0):.0f} s, validation {h['val_loss']:.2f})",
                       loc="left", fontsize=9, color="C3")
