@@ -112,8 +112,9 @@ def series_block(data: dict, rows: list[str]) -> str:
         pre, own = entries(data, m.group(1))
         total_pre += pre["seconds"]
         total_own += (own or pre)["seconds"]
-        machines.add(_machine(pre))
-        dates.add(pre["date"])
+        for entry in (pre, own) if own else (pre,):  # every run the table's times come from
+            machines.add(_machine(entry))
+            dates.add(entry["date"])
         cells[2] = duration(pre["seconds"])
         cells[3] = f"{duration(own['seconds'])} in all" if own else "(no training)"
         out.append("| " + " | ".join(cells) + " |")
