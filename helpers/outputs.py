@@ -112,7 +112,8 @@ def check_target(path: str | os.PathLike, kind: str = "file", force: bool = Fals
         raise OutputError(f"{flag} {display_path(path)} exists. Choose another path, or add "
                           f"--force to replace it (the old one is kept as "
                           f"{previous_path(path).name}).")
-    _check_previous(path, kind, flag)
+    if kind == "file":  # force: the old file is about to be kept as <name>.previous
+        _check_previous(path, kind, flag)
     return path
 
 
@@ -128,23 +129,27 @@ def _check_previous(path: Path, kind: str, flag: str) -> None:
     without being followed). Anything else there belongs to someone: refused, named."""
     keep = previous_path(path)
     found = _kind(keep)
-    if found not in (None, f"a {kind}", "a symbolic link"):
+    if not _keepable(found, kind):
         raise OutputError(f"{flag} {display_path(path)} --force: {display_path(keep)}, where "
                           f"the old {kind} would be kept, is {found}, not what --force keeps "
                           "there; move it away first.")
 
 
+def _keepable(found: str | None, kind: str) -> bool:
+    """Whether ``--force`` may replace what it found at ``<name>.previous``: nothing, what
+    it keeps there for a ``kind`` output, or a link (removed, never followed)."""
+    return found in (None, f"a {kind}", "a symbolic link")
+
+
 def _remove(path: Path, kind: str, flag: str) -> None:
     """Remove the old ``<name>.previous`` before a new one is kept there: only what this
-    rule keeps there (see :func:`_check_previous`); a link is removed, never followed."""
+    rule keeps there (:func:`_keepable`), checked again in case it changed meanwhile."""
     found = _kind(path)
-    if found is None:
-        return
-    if found == "a symbolic link" or (found == "a file" and kind == "file"):
-        path.unlink()
-    elif found == "a folder" and kind == "folder":
+    if found == "a folder" and kind == "folder":
         shutil.rmtree(path)
-    else:
+    elif found is not None and _keepable(found, kind):
+        path.unlink()
+    elif found is not None:
         raise OutputError(f"{flag}: {display_path(path)} is {found}, not what --force keeps "
                           "there; move it away first.")
 
