@@ -201,16 +201,16 @@ class RunDir:
         try:
             fd = os.open(path, flags, 0o644)
         except OSError as e:
-            if e.errno in (errno.ELOOP, errno.EMLINK, errno.ENXIO, errno.EISDIR):
-                raise RunDirError(f"{display_path(path)} is a link or not a plain file; a run "
-                                  "folder's lock must be a file of its own. Remove it, or "
-                                  "choose another --run-dir.") from None
-            raise
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            if e.errno not in (errno.ELOOP, errno.EMLINK, errno.ENXIO, errno.EISDIR):
+                raise
+            fd = None  # a link, a folder, a FIFO without a reader: not a plain file
+        if fd is not None and not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise RunDirError(f"{display_path(path)} is not a plain file (a FIFO, a device or "
-                              "a folder); a run folder's lock must be a file of its own. "
-                              "Remove it, or choose another --run-dir.")
+            fd = None
+        if fd is None:
+            raise RunDirError(f"{display_path(path)} is a link or not a plain file (a FIFO, a "
+                              "device or a folder); a run folder's lock must be a file of its "
+                              "own. Remove it, or choose another --run-dir.")
         return os.fdopen(fd, "a+", encoding="utf-8")
 
     @contextlib.contextmanager
