@@ -345,57 +345,47 @@ def _open_h5(blob: bytes, path: Path):
         raise _fail(path, f"{WEIGHTS} is not a valid HDF5 file ({e}).") from e
 
 
-def _check_stored(h5, size: int, path: Path) -> None:
-    """Every array's declared bytes must be stored in the file: an unwritten (or
-    partly written) array reads as its fill value, gigabytes from a few bytes."""
+def _arrays(h5):
+    """``(dataset, declared bytes, stored bytes or None)`` for every array of an open
+    HDF5 file, walking hard links only (a soft link is refused by :func:`_array` where it
+    matters, never followed here). h5py tells the bytes stored; pyfive (the browser
+    build) does not, so ``None``."""
     h5py = _hdf5()
-    if h5py.__name__ == "pyfive":  # no storage sizes there: the declared bytes must fit
-        return _check_declared_pyfive(h5, size, path)
-    total = 0
+    pyfive = h5py.__name__ == "pyfive"
     todo = [h5]
-    while todo:  # walk hard links only; visititems would follow soft ones
+    while todo:
         grp = todo.pop()
-        for key in grp:
-            link = grp.get(key, getlink=True)
-            if not isinstance(link, h5py.HardLink):
-                continue  # refused by _array where it matters; never followed here
+        if pyfive:
+            keys = [k for k, target in getattr(grp, "_links", {}).items()
+                    if not isinstance(target, str)]
+        else:
+            keys = [k for k in grp if isinstance(grp.get(k, getlink=True), h5py.HardLink)]
+        for key in keys:
             obj = grp[key]
             if isinstance(obj, h5py.Group):
                 todo.append(obj)
-                continue
-            if not isinstance(obj, h5py.Dataset):
-                continue
-            declared = int(np.prod(obj.shape, dtype=object)) * obj.dtype.itemsize
-            stored = obj.id.get_storage_size()
-            total += declared
-            if declared > stored or total > size:
-                raise _fail(path, f"{obj.name} declares {declared:,} bytes but the file "
-                                  f"stores {stored:,} for it; the weights are missing or "
-                                  "forged. Refusing it before reading them.")
+            elif isinstance(obj, h5py.Dataset):
+                declared = int(np.prod(obj.shape, dtype=object)) * obj.dtype.itemsize
+                yield obj, declared, None if pyfive else obj.id.get_storage_size()
 
 
-def _check_declared_pyfive(h5, size: int, path: Path) -> None:
-    """:func:`_check_stored` where only pyfive reads HDF5 (the browser build): the arrays
-    together may not declare more bytes than the file holds (Keras stores them
-    uncompressed), so a forged shape is refused before pyfive allocates it."""
-    import pyfive
-
-    total, todo = 0, [h5]
-    while todo:
-        grp = todo.pop()
-        for key, target in getattr(grp, "_links", {}).items():
-            if isinstance(target, str):
-                continue  # a soft link: refused by _array_pyfive where it matters
-            obj = grp[key]
-            if isinstance(obj, pyfive.Group):
-                todo.append(obj)
-            elif isinstance(obj, pyfive.Dataset):
-                total += int(np.prod(obj.shape, dtype=object)) * obj.dtype.itemsize
-                if total > size:
-                    raise _fail(path, f"{obj.name} and the arrays before it declare "
-                                      f"{total:,} bytes but the file holds {size:,}; the "
-                                      "weights are missing or forged. Refusing it before "
-                                      "reading them.")
+def _check_stored(h5, size: int, path: Path) -> None:
+    """Every array's declared bytes must be stored in the file: an unwritten (or
+    partly written) array reads as its fill value, gigabytes from a few bytes. Where the
+    stored bytes are not known (pyfive), the arrays together may not declare more bytes
+    than the file holds (Keras stores them uncompressed)."""
+    total = 0
+    for obj, declared, stored in _arrays(h5):
+        total += declared
+        if stored is not None and (declared > stored or total > size):
+            raise _fail(path, f"{obj.name} declares {declared:,} bytes but the file "
+                              f"stores {stored:,} for it; the weights are missing or "
+                              "forged. Refusing it before reading them.")
+        if stored is None and total > size:
+            raise _fail(path, f"{obj.name} and the arrays before it declare "
+                              f"{total:,} bytes but the file holds {size:,}; the "
+                              "weights are missing or forged. Refusing it before "
+                              "reading them.")
 
 
 def declared_weights(config: dict, path: str | os.PathLike = "model.keras") -> int:
