@@ -397,8 +397,9 @@ def _resumed_settings(run: RunDir, tc_asked: dict, model_asked: dict,
                 f"with {was!r}, not {value!r}. Leave it out to continue the run, start over "
                 "with --fresh (the old run is moved to previous/), or start a new run from "
                 f"this one with --init-from {where}.")
-    try:  # the recorded model must be one this package could have built
-        ModelConfig.from_dict(saved.get("model") or {"vocab_size": 1})
+    try:  # a recorded model must be one this package could have built
+        if saved.get("model"):
+            ModelConfig.from_dict(saved["model"])
     except (SettingsError, TypeError, ValueError) as e:
         raise RunDirError(f"{display_path(run.config_file)} is damaged ({e}). Start over with "
                           "--fresh, or restore the file.") from None
