@@ -13,13 +13,12 @@ Nothing here imports more than the standard library and :mod:`helpers.textio`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from .limits import read_json
-from .textio import atomic_write_text
+from .textio import atomic_write_json, atomic_write_text
 
 __all__ = ["START", "END", "UNK", "SPECIALS", "SIDECAR_SUFFIX", "clean", "wrap", "split",
            "write_corpus", "corpus_info", "sidecar_path"]
@@ -64,13 +63,6 @@ def write_corpus(path: str | os.PathLike, text: str, documents: bool,
     source, statistics), both atomically. ``force=None`` (the Python API) replaces an
     earlier corpus; ``False``/``True`` follow the rule of a path a user named
     (:mod:`helpers.outputs`: a new file only, or the old one kept as ``.previous``)."""
-    # the note is made first, so nothing is written when it cannot be: a source file
-    # whose name is not UTF-8 is kept in it with JSON's \u escapes
-    note = json.dumps({"documents": bool(documents), **info}, indent=1, ensure_ascii=False)
-    try:
-        note.encode("utf-8")
-    except UnicodeEncodeError:
-        note = json.dumps({"documents": bool(documents), **info}, indent=1)
     if force is None:
         atomic_write_text(path, text)
     else:
@@ -78,7 +70,8 @@ def write_corpus(path: str | os.PathLike, text: str, documents: bool,
 
         check_target(sidecar_path(path), force=True)  # the note: a file, not a link or FIFO
         write_file(path, text, force=force)
-    atomic_write_text(sidecar_path(path), note + "\n")
+    # a source file whose name is not UTF-8 is kept with JSON's \u escapes (textio)
+    atomic_write_json(sidecar_path(path), {"documents": bool(documents), **info})
     return Path(path)
 
 

@@ -94,8 +94,15 @@ def atomic_write_text(target: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_json(target: str | os.PathLike, obj, indent: int | None = 1) -> Path:
-    """Write ``obj`` as JSON (UTF-8, keys in order) atomically."""
-    return atomic_write_text(target, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
+    """Write ``obj`` as JSON (UTF-8, keys in order) atomically. A string that UTF-8 cannot
+    hold (a file name that is not UTF-8 arrives as lone surrogates) is kept with JSON's
+    ``\\u`` escapes, so the file is always written."""
+    text = json.dumps(obj, indent=indent, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, indent=indent)
+    return atomic_write_text(target, text + "\n")
 
 
 def sha256_file(path: str | os.PathLike) -> str:
