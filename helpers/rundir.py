@@ -59,15 +59,16 @@ def _state_problem(st) -> str | None:
     right type and in range, so a damaged or forged file is refused before any work."""
     if not isinstance(st, dict) or not {"epoch", "best_val_loss"} <= st.keys():
         return "no epoch or best_val_loss"
+    def number(v, kinds=(int, float)) -> bool:  # JSON's true/false are not numbers
+        return isinstance(v, kinds) and not isinstance(v, bool)
+
     epoch, best = st["epoch"], st["best_val_loss"]
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= 10_000_000:
-        return f"epoch {epoch!r} is not a whole number from 0 to 10,000,000"
-    # inf: nothing validated yet; a loss is never negative or NaN
-    if not isinstance(best, (int, float)) or isinstance(best, bool) or not best >= 0:
-        return f"best_val_loss {best!r} is not a loss"
     elapsed = st.get("elapsed_seconds", 0.0)
-    if (not isinstance(elapsed, (int, float)) or isinstance(elapsed, bool)
-            or not 0 <= elapsed < 1e9):
+    if not (number(epoch, int) and 0 <= epoch <= 10_000_000):
+        return f"epoch {epoch!r} is not a whole number from 0 to 10,000,000"
+    if not (number(best) and best >= 0):  # inf: nothing validated yet; never NaN
+        return f"best_val_loss {best!r} is not a loss"
+    if not (number(elapsed) and 0 <= elapsed < 1e9):
         return f"elapsed_seconds {elapsed!r} is not a time"
     return None
 
