@@ -61,9 +61,11 @@ class Start:
 def _load_pretrained(init_from: str | os.PathLike):
     """(keras model, vocab, meta, kind) from a zoo name, a bundle folder or a run folder."""
     from . import zoo
+    from .rundir import RunDir
 
     p = Path(init_from)
-    is_run = p.is_dir() and ((p / "state.json").exists() or (p / "best.keras").exists())
+    run = RunDir(p)  # a run folder is told by its files, named by RunDir
+    is_run = p.is_dir() and (run.state_file.exists() or run.best.exists())
     try:
         m = zoo.load_run(p) if is_run else zoo.load(str(init_from))
     except zoo.ZooError as e:

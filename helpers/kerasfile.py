@@ -19,13 +19,16 @@ would make the HDF5 library read another file (links, external or virtual storag
 or run a filter.
 
 Nothing in it is allocated on trust either. :func:`check_budget` (which
-:func:`load_engine` runs, and the Keras loaders of :mod:`helpers.zoo` and
-:mod:`helpers.rundir` run before ``keras.models.load_model``) refuses, before any array
-is made: a file that is not regular or is over :data:`helpers.limits.MAX_MODEL_BYTES`;
+:func:`load_engine` runs, and :func:`load` runs before ``keras.models.load_model``)
+refuses, before any array is made: a file that is not regular or is over :data:`helpers.limits.MAX_MODEL_BYTES`;
 members whose declared or inflated size is over budget; a ``config.json`` whose layers
 declare more weights than ``model.weights.h5`` has bytes (a 13 KB file declaring a
 6 GB embedding); and any HDF5 array whose shape declares more bytes than the file
 stores for it (an array left unwritten reads as gigabytes of fill value).
+
+:func:`load` is the one guarded way in for every caller (:mod:`helpers.zoo`,
+:class:`helpers.rundir.RunDir`): the NumPy engine, or a Keras model loaded in safe mode
+once the budget is checked, every refusal one :class:`KerasFileError`.
 
 >>> from helpers.kerasfile import load_engine
 >>> net = load_engine("zoo/shakespeare_char/model.keras")      # doctest: +SKIP
@@ -50,7 +53,7 @@ from .engine import NumpyRNN, _Cell
 from .errors import TextgenError
 from .limits import MAX_MODEL_BYTES, InputRefused, check_size, open_zip, read_capped
 
-__all__ = ["KerasFileError", "load_engine", "read_config", "model_layers", "check_budget",
+__all__ = ["KerasFileError", "load", "load_engine", "read_config", "model_layers", "check_budget",
            "declared_weights"]
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
@@ -469,6 +472,37 @@ def check_budget(path: str | os.PathLike) -> None:
             if isinstance(e, KerasFileError):
                 raise
             raise _fail(path, f"{WEIGHTS} is damaged ({type(e).__name__}: {e}).") from e
+
+
+def load(path: str | os.PathLike, backend: bool = True, compile: bool = False,
+         where: str | None = None):
+    """The network in the ``.keras`` file at ``path``, with every guard: a Keras model
+    (``backend=True``; :func:`check_budget` first, then Keras' safe mode, so no code in
+    the file runs and nothing is allocated on the file's word; ``compile`` as in
+    ``keras.models.load_model``) or the NumPy :class:`~helpers.engine.NumpyRNN`
+    (``backend=False``, read by :func:`load_engine` without importing Keras).
+
+    Every refusal is one :class:`KerasFileError` naming the file, prefixed with
+    ``where`` (``"shakespeare_char: could not load model.keras: ..."``) when given; the
+    callers re-raise it as their own error class."""
+    path = Path(path)
+    lead = f"{where}: " if where else ""
+    if not path.exists():
+        raise KerasFileError(f"{lead}model file {path.name} is missing.")
+    try:
+        if not backend:
+            return load_engine(path)  # checks the file's budget first
+        check_budget(path)
+    except KerasFileError as e:
+        raise KerasFileError(f"{lead}could not load {e}") from e
+    import keras
+
+    try:
+        # safe_mode: a Lambda layer or other code in the file is refused, never run
+        return keras.models.load_model(path, compile=compile, safe_mode=True)
+    except Exception as e:  # Keras raises many types for damaged archives
+        raise KerasFileError(f"{lead}could not load {path.name}: {type(e).__name__}: "
+                             f"{e}") from e
 
 
 def _build(h5, layers: list[dict], path: Path) -> NumpyRNN:

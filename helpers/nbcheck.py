@@ -93,12 +93,14 @@ def _output_text(cell: dict) -> str:
 
 
 def _zoo_texts(text: str, root: Path) -> list[str]:
+    from .zoo import CARD, META
+
     out = []
     zoo = root / "zoo"
     if zoo.is_dir():
         for d in sorted(p for p in zoo.iterdir() if p.is_dir()):
             if re.search(rf"\b{re.escape(d.name)}\b", text):
-                out += [f.read_text(encoding="utf-8") for f in (d / "README.md", d / "meta.json")
+                out += [f.read_text(encoding="utf-8") for f in (d / CARD, d / META)
                         if f.exists()]
     return out
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from .limits import MAX_TEXT_BYTES, InputRefused, read_bytes
 from .textio import CorpusError, display_path, text_files
 
-__all__ = ["strip_source", "token_offsets", "python_corpus", "compiles", "keep_compiling", "stdlib_dir",
+__all__ = ["strip_source", "token_offsets", "python_corpus", "compiles", "stdlib_dir",
            "CODE_PROMPT", "CODE_STOP"]
 
 CODE_PROMPT = "\n\ndef "
@@ -155,8 +155,3 @@ def compiles(snippet: str) -> bool:
             return True
         except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
             return False
-
-
-def keep_compiling(snippets: Iterable[str]) -> list[str]:
-    """Only the snippets that compile."""
-    return [s for s in snippets if compiles(s)]

@@ -1,4 +1,4 @@
-"""Text fit to project in a classroom: a word-list screen for samples and corpora.
+"""The word screen for what is shown in a classroom: samples and corpora, checked by list.
 
 A model trained on someone's tweets writes what they wrote, crude words and angry
 politics included; a workshop notebook that shows its samples on a projector should be

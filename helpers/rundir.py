@@ -49,8 +49,12 @@ from .vocab import Vocab, VocabMismatch, load_vocab
 
 __all__ = ["RunDir", "RunDirError", "RunLocked", "ResumePoint", "RUN_FILES"]
 
-RUN_FILES = ("best.keras", "last.keras", "state.json", "history.json", "history.csv",
-             "vocab.json", "config.json", "samples.json")
+# the files of a run, named here only (read them through RunDir's properties)
+BEST, LAST, STATE, HISTORY, HISTORY_CSV, VOCAB, CONFIG, SAMPLES = (
+    "best.keras", "last.keras", "state.json", "history.json", "history.csv", "vocab.json",
+    "config.json", "samples.json")
+RUN_FILES = (BEST, LAST, STATE, HISTORY, HISTORY_CSV, VOCAB, CONFIG, SAMPLES)
+MODEL_FILES = {"best": BEST, "last": LAST}
 LOCK_NAME = ".lock"
 
 
@@ -113,36 +117,36 @@ class RunDir:
     # --- the files ------------------------------------------------------------------
     @property
     def best(self) -> Path:
-        return self.path / "best.keras"
+        return self.path / BEST
 
     @property
     def last(self) -> Path:
-        return self.path / "last.keras"
+        return self.path / LAST
 
     @property
     def state_file(self) -> Path:
-        return self.path / "state.json"
+        return self.path / STATE
 
     @property
     def config_file(self) -> Path:
-        return self.path / "config.json"
+        return self.path / CONFIG
 
     @property
     def vocab_file(self) -> Path:
-        return self.path / "vocab.json"
+        return self.path / VOCAB
 
     @property
     def history_file(self) -> Path:
-        return self.path / "history.json"
+        return self.path / HISTORY
 
     @property
     def samples_file(self) -> Path:
-        return self.path / "samples.json"
+        return self.path / SAMPLES
 
     def model_file(self, which: str = "best") -> Path:
-        if which not in ("best", "last"):
+        if which not in MODEL_FILES:
             raise ValueError("which must be 'best' or 'last'")
-        return self.path / f"{which}.keras"
+        return self.path / MODEL_FILES[which]
 
     def has_run(self) -> bool:
         """True when any file of a run is here."""
@@ -317,7 +321,7 @@ class RunDir:
             w = csv.DictWriter(buf, fieldnames=list(history[0]))
             w.writeheader()
             w.writerows(history)
-        atomic_write_text(self.path / "history.csv", buf.getvalue())
+        atomic_write_text(self.path / HISTORY_CSV, buf.getvalue())
 
     def best_row(self) -> dict | None:
         """The history row with the lowest validation loss (what ``best.keras`` holds)."""
@@ -338,7 +342,7 @@ class RunDir:
             raise RunDirError(f"{display_path(self.vocab_file)} is damaged ({e}).") from e
         expected = fingerprint or self.read_config().get("vocab_fingerprint")
         try:
-            vocab.check_fingerprint(expected, self.vocab_file, "config.json",
+            vocab.check_fingerprint(expected, self.vocab_file, CONFIG,
                                     display_path(self.path))
         except VocabMismatch as e:
             raise RunDirError(str(e)) from None
@@ -356,27 +360,16 @@ class RunDir:
         return target
 
     def load_model(self, which: str = "best", path: Path | None = None, compile: bool = True):
-        """Load ``best.keras``/``last.keras`` in Keras' safe mode (no code from the file
-        runs); a missing or damaged file is one :class:`RunDirError` naming it."""
-        import keras
+        """Load ``best.keras``/``last.keras`` (or ``path``) through the one guarded loader,
+        :func:`helpers.kerasfile.load` (budget first, Keras' safe mode: no code from the
+        file runs); a missing or damaged file is one :class:`RunDirError` naming it."""
+        from . import kerasfile
 
         path = path or self.model_file(which)
-        if not path.exists():
-            raise RunDirError(f"{display_path(path)} is missing.")
-        from .kerasfile import KerasFileError, check_budget
-
         try:
-            check_budget(path)  # nothing allocated on the file's word: see helpers.kerasfile
-        except KerasFileError as e:
-            raise RunDirError(f"{display_path(path)} cannot be loaded: {e}") from e
-        if not zipfile.is_zipfile(path):
-            raise RunDirError(f"{display_path(path)} is damaged (not a complete .keras "
-                              "archive; a copy cut short?).")
-        try:
-            return keras.models.load_model(path, compile=compile, safe_mode=True)
-        except Exception as e:  # Keras raises many types for damaged archives
-            raise RunDirError(f"{display_path(path)} is damaged and cannot be loaded "
-                              f"({type(e).__name__}: {e}).") from e
+            return kerasfile.load(path, compile=compile, where=display_path(path.parent))
+        except kerasfile.KerasFileError as e:
+            raise RunDirError(str(e)) from e
 
     # --- resuming -----------------------------------------------------------------------
     def resume_point(self, resume_from: str = "last") -> ResumePoint | None:

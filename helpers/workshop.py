@@ -1,4 +1,4 @@
-"""The setup cell every notebook starts with: versions, backend, GPU, seeds, paths, quick mode.
+"""The notebooks' setup cell: ``setup()`` reports versions, backend, GPU, seeds, paths.
 
 >>> from helpers.workshop import setup
 >>> S = setup()            # prints a short report                       # doctest: +SKIP

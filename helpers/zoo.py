@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +38,13 @@ if TYPE_CHECKING:  # Keras is imported where a Keras model is loaded or built, n
     import keras
 
 __all__ = ["ZooError", "ZooModel", "available", "load", "load_run", "meta", "export_run",
-           "export_bundle", "sha256_file", "render_card", "zoo_table", "write_tables"]
+           "export_bundle", "sha256_file", "render_card", "zoo_table", "write_tables", "MODEL",
+           "VOCAB", "META", "CARD", "EXCERPT"]
+
+# the files of a bundle, named here only
+MODEL, VOCAB, META, CARD, EXCERPT = (
+    "model.keras", "vocab.json", "meta.json", "README.md", "excerpt.txt")
+
 
 class ZooError(TextgenError, RuntimeError):
     """A pretrained model is missing, corrupt, or does not match its vocabulary."""
@@ -96,7 +101,7 @@ class ZooModel:
     def excerpt(self) -> str:
         """A short real passage that ships with the bundle (``excerpt.txt``, held out from
         training), for demos that must run without a download; see the card."""
-        p = self.path / "excerpt.txt" if self.path else None
+        p = self.path / EXCERPT if self.path else None
         if p is None or not p.exists():
             raise ZooError(f"{self.name} has no excerpt.txt; fetch its corpus with "
                            "helpers.datasets.fetch(...) instead.")
@@ -104,7 +109,7 @@ class ZooModel:
 
     @property
     def card(self) -> str:
-        p = self.path / "README.md" if self.path else None
+        p = self.path / CARD if self.path else None
         return p.read_text(encoding="utf-8") if p and p.exists() else ""
 
 
@@ -115,7 +120,7 @@ def available(zoo_dir: str | os.PathLike | None = None) -> list[str]:
 
     d = Path(zoo_dir or paths.zoo_dir())
     return sorted(p.name for p in d.iterdir()
-                  if is_name(p.name) and (p / "meta.json").exists()) if d.exists() else []
+                  if is_name(p.name) and (p / META).exists()) if d.exists() else []
 
 
 def _check_match(net, vocab: Vocab, where: str) -> None:
@@ -144,39 +149,17 @@ def _check_fingerprint(vocab: Vocab, expected, vocab_file: Path, record: str,
         raise ZooError(f"{e} (for a bundle: `git checkout -- zoo/`)") from None
 
 
-def _load_keras(path: Path, where: str) -> keras.Model:
-    from .kerasfile import KerasFileError, check_budget
-
-    if not path.exists():
-        raise ZooError(f"{where}: model file {path.name} is missing.")
-    try:
-        check_budget(path)  # nothing allocated on the file's word: see helpers.kerasfile
-    except KerasFileError as e:
-        raise ZooError(f"{where}: could not load {e}") from e
-    if not zipfile.is_zipfile(path):
-        raise ZooError(f"{where}: {path.name} is not a valid .keras file (truncated or corrupt).")
-    import keras
+def _load_net(path: Path, where: str, backend: bool, vocab: Vocab):
+    """The network of ``path`` (Keras model, or NumpyRNN without ``backend``) through the
+    one guarded loader, checked to read and write as many tokens as ``vocab`` holds."""
+    from . import kerasfile
 
     try:
-        # safe_mode: a Lambda layer or other code in the file is refused, never run
-        return keras.models.load_model(path, compile=False, safe_mode=True)
-    except Exception as e:  # Keras raises many types for damaged archives
-        raise ZooError(f"{where}: could not load {path.name}: {e}") from e
-
-
-def _load_numpy(path: Path, where: str) -> NumpyRNN:
-    from .kerasfile import KerasFileError, load_engine
-
-    if not path.exists():
-        raise ZooError(f"{where}: model file {path.name} is missing.")
-    try:
-        return load_engine(path)  # checks the file's budget first (helpers.kerasfile)
-    except KerasFileError as e:
-        raise ZooError(f"{where}: could not load {e}") from e
-
-
-def _load_net(path: Path, where: str, backend: bool):
-    return _load_keras(path, where) if backend else _load_numpy(path, where)
+        net = kerasfile.load(path, backend=backend, where=where)
+    except kerasfile.KerasFileError as e:
+        raise ZooError(str(e)) from e
+    _check_match(net, vocab, where)
+    return net
 
 
 def _bundle_file(bundle: Path, fname, name: str) -> Path:
@@ -199,7 +182,7 @@ def _bundle_path(name: str, zoo_dir: str | os.PathLike | None = None) -> Path:
     """The folder of a bundle given by name (in the zoo) or by path; refused if absent."""
     d = Path(zoo_dir or paths.zoo_dir())
     path = Path(name) if os.sep in name or Path(name).is_dir() else d / name
-    if not (path / "meta.json").exists():
+    if not (path / META).exists():
         names = available(d)
         hint = f" Available: {', '.join(names)}." if names else f" The zoo folder {d} is empty."
         raise ZooError(f"No zoo model named {name!r}.{hint}")
@@ -217,7 +200,7 @@ def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = Tru
     from .limits import InputRefused, read_json
 
     try:  # a regular file within the JSON budget (helpers.limits)
-        meta = read_json(path / "meta.json")
+        meta = read_json(path / META)
     except InputRefused as e:
         raise ZooError(f"{name}: meta.json is corrupt or not a file ({e}).") from e
     if not isinstance(meta, dict) or not isinstance(meta.get("sha256", {}), dict):
@@ -235,13 +218,12 @@ def load(name: str, zoo_dir: str | os.PathLike | None = None, verify: bool = Tru
                     "changed). Restore it with `git checkout -- zoo/` or re-export the model."
                 )
     try:
-        vocab = load_vocab(path / "vocab.json")
+        vocab = load_vocab(path / VOCAB)
     except (FileNotFoundError, ValueError) as e:
         raise ZooError(f"{name}: {e}") from e
-    net = _load_net(path / "model.keras", name, backend)
-    _check_match(net, vocab, name)  # first: a vocabulary of another size says more
-    _check_fingerprint(vocab, meta.get("vocab_fingerprint"), path / "vocab.json",
-                       "meta.json", name)
+    # the sizes first: a vocabulary of another size says more than its fingerprint
+    net = _load_net(path / MODEL, name, backend, vocab)
+    _check_fingerprint(vocab, meta.get("vocab_fingerprint"), path / VOCAB, META, name)
     if backend:
         return ZooModel(path.name, net, vocab, meta, path)
     return ZooModel(path.name, None, vocab, meta, path, engine=net)
@@ -259,8 +241,7 @@ def load_run(run_dir: str | os.PathLike, which: str = "best", backend: bool = Tr
         vocab = run.read_vocab()
     except TextgenError as e:  # damaged or mismatched files: one kind of error for loaders
         raise ZooError(str(e)) from None
-    net = _load_net(run.model_file(which), str(run.path), backend)
-    _check_match(net, vocab, str(run.path))
+    net = _load_net(run.model_file(which), str(run.path), backend, vocab)
     if backend:
         return ZooModel(run.path.name, net, vocab, meta, run.path)
     return ZooModel(run.path.name, None, vocab, meta, run.path, engine=net)
@@ -271,7 +252,7 @@ def meta(name: str, zoo_dir: str | os.PathLike | None = None) -> dict:
     the model: for plots and tables."""
     path = _bundle_path(name, zoo_dir)
     try:
-        return json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        return json.loads((path / META).read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ZooError(f"{name}: meta.json is corrupt ({e}).") from e
 
@@ -333,16 +314,16 @@ def export_bundle(model: keras.Model, vocab: Vocab, dest: str | os.PathLike, met
     cfg = config_of(model)
     clean = build_model(cfg)
     clean.set_weights(model.get_weights())
-    with atomic_path(dest / "model.keras") as tmp:
+    with atomic_path(dest / MODEL) as tmp:
         clean.save(tmp)
-    vocab.save(dest / "vocab.json")
+    vocab.save(dest / VOCAB)
     meta = dict(meta)
     meta.setdefault("config", cfg.to_dict())
     meta["params"] = count_params(clean)
     meta["vocab_fingerprint"] = vocab.fingerprint()
-    meta["sha256"] = {f: sha256_file(dest / f) for f in ("model.keras", "vocab.json")}
-    atomic_write_json(dest / "meta.json", meta)
-    atomic_write_text(dest / "README.md", render_card(meta) if card is None else card)
+    meta["sha256"] = {f: sha256_file(dest / f) for f in (MODEL, VOCAB)}
+    atomic_write_json(dest / META, meta)
+    atomic_write_text(dest / CARD, render_card(meta) if card is None else card)
     return dest
 
 
@@ -418,10 +399,10 @@ def zoo_table(zoo_dir: str | os.PathLike | None = None, link_prefix: str = "") -
     rows = ["| model | what | network | params | size | validation loss | trained on |",
             "|---|---|---|---|---|---|---|"]
     for name in available(d):
-        m = json.loads((d / name / "meta.json").read_text(encoding="utf-8"))
+        m = json.loads((d / name / META).read_text(encoding="utf-8"))
         c, r = m.get("config", {}), m.get("results", {})
         unit = "word" if "word" in name else "char"
-        size = (d / name / "model.keras").stat().st_size / 1e6
+        size = (d / name / MODEL).stat().st_size / 1e6
         dev = (m.get("device") or "").split(",")[0]
         rows.append(
             f"| [`{name}`]({link_prefix}{name}/README.md) | {m.get('title', name).split(' (')[0]} "

@@ -206,3 +206,39 @@ def test_zoo_load_without_keras_refuses_like_with(tmp_path, archive):
     _write(d / "model.keras", _with_config(archive, lambda c: c.update(class_name="Sequential")))
     with pytest.raises(zoo.ZooError, match="shakespeare_char: could not load model.keras"):
         zoo.load("shakespeare_char", zoo_dir=tmp_path, verify=False, backend=False)
+
+
+def test_one_guarded_loader_for_keras_and_numpy(tmp_path):
+    """kerasfile.load, the way in for zoo and RunDir: the same network both ways, and the
+    same refusals (one KerasFileError, prefixed with where it was loaded for)."""
+    from helpers import kerasfile
+
+    vocab = CharVocab.build("abcdefgh ijk\n")
+    model = build_model(ModelConfig(vocab_size=len(vocab), embed_dim=4, units=8, layers=2))
+    path = tmp_path / "m.keras"
+    model.save(path)
+    net = kerasfile.load(path, backend=False)
+    _assert_same_net(net, load_engine(path))
+    back = kerasfile.load(path, backend=True, compile=False)
+    _assert_same_net(net, NumpyRNN.from_model(back))
+    with pytest.raises(KerasFileError, match=r"^here: model file gone\.keras is missing\.$"):
+        kerasfile.load(tmp_path / "gone.keras", where="here")
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(path.read_bytes()[:1000])
+    for backend in (True, False):
+        with pytest.raises(KerasFileError,
+                           match=r"^here: could not load cut\.keras: .*truncated or corrupt"):
+            kerasfile.load(cut, backend=backend, where="here")
+
+
+def test_keras_path_refuses_code_in_the_file(tmp_path):
+    """A Lambda layer is code: Keras' safe mode refuses it, and so does the NumPy reader."""
+    from helpers import kerasfile
+
+    inp = keras.Input((3,))
+    out = keras.layers.Lambda(lambda x: x * 2, name="code")(inp)
+    path = tmp_path / "lambda.keras"
+    keras.Model(inp, out).save(path)
+    for backend in (True, False):
+        with pytest.raises(KerasFileError, match=r"^run: could not load lambda\.keras: "):
+            kerasfile.load(path, backend=backend, where="run")
