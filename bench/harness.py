@@ -223,23 +223,30 @@ def load_all(out: Path = RESULTS) -> dict[str, list[dict]]:
 
 def table(rows: list[dict]) -> str:
     """A Markdown table of one device's runs; the settings column shows only what
-    differs between them (backend included)."""
+    differs between them (backend included) and that a run's plan gave."""
     def settings(r):
         s = r["spec"]
         return {"backend": r["backend"], **s["model"], **s["train"]}
 
+    def windows(r):
+        return r["spec"].get("score_windows", 160)
+
     keys = sorted({k for r in rows for k in settings(r)})
     varies = [k for k in keys if len({json.dumps(settings(r).get(k)) for r in rows}) > 1]
-    w = next((k for k in rows[0] if k.startswith("val_windows_")), "val_windows_160")
+    sizes = sorted({windows(r) for r in rows})
+    shown = f"windows of {sizes[0]}" if len(sizes) == 1 else "windows (of each run's size)"
     out = [f"device: {rows[0]['device']}, Keras {rows[0]['keras']}", "",
-           f"| run | budget | start-up | steps | best (subset) | whole split, windows of "
-           f"{w[12:]} | state carried | settings that differ |", "|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r["spec"]["budget_s"], r.get(w, 9))):
+           f"| run | budget | start-up | steps | best (subset) | whole split, {shown} "
+           "| state carried | settings that differ |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["spec"]["budget_s"],
+                                         r.get(f"val_windows_{windows(r)}", 9))):
         diff = ", ".join(f"{k}={settings(r)[k]}" for k in varies
                          if settings(r).get(k) is not None)
         best = "–" if r["best_val_subset"] is None else f"{r['best_val_subset']:.3f}"
+        score = r.get(f"val_windows_{windows(r)}", float("nan"))
+        size = "" if len(sizes) == 1 else f" ({windows(r)})"
         out.append(f"| {r['name']} | {r['spec']['budget_s']} s | {r['startup_s']:.0f} s | "
-                   f"{r['steps']} | {best} | **{r.get(w, float('nan')):.3f}** "
+                   f"{r['steps']} | {best} | **{score:.3f}**{size} "
                    f"| {r['val_state_carried']:.3f} | {diff} |")
     return "\n".join(out)
 
