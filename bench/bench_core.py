@@ -11,7 +11,7 @@
    100-character window per character (the seeds' way), and the Keras step model.
 3. Peak memory (max RSS) of training on a generated 100 MB corpus, in a fresh process.
 
-Results go to stdout and ``bench/results_core.json``. Timings vary between machines;
+Results go to stdout and ``bench/results/core.json``. Timings vary between machines;
 compare the ratios within one run.
 """
 
@@ -167,7 +167,7 @@ def main() -> None:
     if args.only_memory:
         import tempfile
 
-        path = ROOT / "bench" / "results_core.json"
+        path = ROOT / "bench" / "results" / "core.json"
         res = json.loads(path.read_text()) if path.exists() else {}
         with tempfile.TemporaryDirectory() as tmp:
             res["memory"] = bench_memory(Path(tmp))
@@ -195,7 +195,7 @@ def main() -> None:
             res["memory"] = bench_memory(Path(tmp))
         print(f"memory: {res['memory']}", flush=True)
     if not args.quick:
-        (ROOT / "bench" / "results_core.json").write_text(json.dumps(res, indent=1) + "\n")
+        (ROOT / "bench" / "results" / "core.json").write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))
 
 

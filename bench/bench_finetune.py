@@ -11,10 +11,12 @@ other on this machine, with the same architecture (the pretrained model's):
   vocabulary as the fine-tuned run, so the losses are over the same tokens.
 
 Both decay their learning rate over the budget ("cosine-time") and score the held-out
-part every few steps; the table reads the best loss reached by 1, 2 and 5 minutes of
+part every few steps. Every training setting is a flag (``helpers.settings``; ``--lr`` is
+the scratch run's rate, ``--fine-tune-lr`` the fine-tuned run's), with this benchmark's
+defaults below; the table reads the best loss reached by 1, 2 and 5 minutes of
 training. ``--vocab-check`` adds two shorter fine-tuning runs on the German text: new
 characters added against mapped to the unknown token (which chose the default).
-Writes ``bench/results_finetune.json`` and ``bench/finetune.png``.
+Writes ``bench/results/finetune.json`` and ``bench/results/finetune.png``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import time
 
 from helpers import datasets
 from helpers.paths import ROOT
+from helpers.settings import TrainConfig, add_flags, values_from_args
 
 TEXTS = {
     "shakespeare": ("tinyshakespeare", "tiny-shakespeare (English verse drama)"),
@@ -45,21 +48,26 @@ def load_text(key: str) -> str:
     return text
 
 
+# both runs' settings (learning_rate: the scratch run's); --minutes sets max_minutes
+TRAIN = {"epochs": 100000, "steps_per_epoch": 15, "seq_len": 128, "batch_size": 32,
+         "learning_rate": 2e-3, "schedule": "cosine-time", "warmup_steps": 20,
+         "samples_per_epoch": 0, "val_fraction": 0.1, "val_max_tokens": 30_000}
+FINE_TUNE_LR = 1e-3  # the command line's default for fine-tuning (helpers.cli)
+
+
 def best_by(history: list[dict], seconds: float) -> float | None:
     """The best validation loss among epochs finished within ``seconds`` of training."""
     vals = [h["val_loss"] for h in history if h["seconds"] <= seconds]
     return min(vals) if vals else None
 
 
-def run(text: str, minutes: float, init_from: str | None, vocab=None, new_tokens="add",
-        lr: float = 2e-3) -> dict:
+def run(text: str, minutes: float, settings: dict, init_from: str | None, vocab=None,
+        new_tokens="add", lr: float | None = None) -> dict:
     from helpers.model import config_of
     from helpers.train import train
 
-    tc = {"epochs": 100000, "steps_per_epoch": 15, "seq_len": 128, "batch_size": 32,
-          "learning_rate": lr, "schedule": "cosine-time", "max_minutes": minutes,
-          "warmup_steps": 20, "samples_per_epoch": 0, "verbose": 0, "val_fraction": 0.1,
-          "val_max_tokens": 30_000}
+    tc = {**settings, "max_minutes": minutes, "verbose": 0,
+          **({"learning_rate": lr} if lr else {})}
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
         if init_from:
@@ -78,18 +86,26 @@ def main() -> None:
     ap.add_argument("--start", default="novels_char")
     ap.add_argument("--vocab-check", action="store_true")
     ap.add_argument("--vocab-minutes", type=float, default=2.0)
-    ap.add_argument("--out", default="results_finetune.json")
+    ap.add_argument("--out", default="finetune.json", help="file name in bench/results/")
+    ap.add_argument("--fine-tune-lr", type=float, default=FINE_TUNE_LR,
+                    help=f"the fine-tuned run's learning rate (default {FINE_TUNE_LR})")
+    add_flags(ap.add_argument_group("training settings of both runs (--lr: the scratch "
+                                     "run's)"), TrainConfig, defaults=TRAIN,
+              skip=("max_minutes",))  # set by --minutes
     args = ap.parse_args()
+    settings = values_from_args(TrainConfig, args, skip=("max_minutes",))
     import keras
 
     marks = [m for m in (1, 2, 5) if m <= args.minutes + 1e-9] or [args.minutes]
     results = {"machine": f"{os.cpu_count()} cores", "backend": keras.backend.backend(),
-               "start": args.start, "minutes": args.minutes, "texts": {}}
+               "start": args.start, "minutes": args.minutes,
+               "train": {**settings, "fine_tune_lr": args.fine_tune_lr}, "texts": {}}
     for key in args.texts:
         text = load_text(key)
-        ft = run(text, args.minutes, args.start, lr=1e-3)
+        ft = run(text, args.minutes, settings, args.start, lr=args.fine_tune_lr)
         cfg = {k: v for k, v in ft["config"].items() if k != "vocab_size"}
-        sc = run(text, args.minutes, None, vocab={"vocab": ft["vocab_obj"], "config": cfg})
+        sc = run(text, args.minutes, settings, None,
+                 vocab={"vocab": ft["vocab_obj"], "config": cfg})
         row = {"description": TEXTS[key][1], "chars": len(text), "vocab": ft["vocab"]}
         for name, r in (("fine-tuned", ft), ("scratch", sc)):
             row[name] = {"history": r["history"], "wall_s": r["wall_s"],
@@ -105,13 +121,14 @@ def main() -> None:
         text = load_text("german")
         check = {}
         for mode in ("add", "map"):
-            r = run(text, args.vocab_minutes, args.start, new_tokens=mode, lr=1e-3)
+            r = run(text, args.vocab_minutes, settings, args.start, new_tokens=mode,
+                    lr=args.fine_tune_lr)
             check[mode] = {"best": r["best"], "vocab": r["vocab"], "history": r["history"]}
             print(f"german, new tokens {mode}: best {r['best']:.4f} in {args.vocab_minutes} min "
                   f"(vocab {r['vocab']})", flush=True)
         results["vocab_check"] = check
-    (ROOT / "bench" / args.out).write_text(json.dumps(results, indent=1) + "\n")
-    plot(results, ROOT / "bench" / "finetune.png")
+    (ROOT / "bench" / "results" / args.out).write_text(json.dumps(results, indent=1) + "\n")
+    plot(results, ROOT / "bench" / "results" / "finetune.png")
 
 
 def plot(results: dict, out) -> None:

@@ -17,7 +17,7 @@ per process and one after the other, on the shapes of the ten-minute CPU runs (2
   that again with ``precision="mixed_bfloat16"``.
 
 It prints milliseconds per step and each one's speed-up over Keras's loop on torch, and
-writes ``bench/results_kernel.json``. bfloat16 pays only on CPUs with bfloat16 matrix
+writes ``bench/results/kernel.json``. bfloat16 pays only on CPUs with bfloat16 matrix
 units (Intel AMX, listed as ``amx_bf16`` in ``/proc/cpuinfo``); elsewhere it is emulated.
 """
 
@@ -33,8 +33,10 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
+from helpers.settings import CELLS, MAX_WIDTH
+
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "results_kernel.json"
+OUT = ROOT / "bench" / "results" / "kernel.json"
 VOCAB = 65  # tiny-shakespeare's characters; the size barely matters to the step time
 
 
@@ -154,13 +156,18 @@ def run_worker(kind: str, cell: str, units: int, backend: str | None, precision:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cells", nargs="+", default=["lstm", "gru"], choices=["gru", "lstm"])
-    ap.add_argument("--units", nargs="+", type=int, default=[256], help="units per layer")
+    # the sizes to compare (several values each, where ModelConfig takes one): the
+    # settings' own choices and limits
+    ap.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
+    ap.add_argument("--units", nargs="+", type=int, default=[256],
+                    help=f"units per layer (1 to {MAX_WIDTH})")
     ap.add_argument("--steps", type=int, default=12, help="timed steps")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--worker", choices=["keras", "torch-native"], help=argparse.SUPPRESS)
     ap.add_argument("--precision", default="float32", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if not all(1 <= u <= MAX_WIDTH for u in args.units):
+        ap.error(f"--units takes whole numbers from 1 to {MAX_WIDTH}")
     if args.worker:
         fn = worker_keras if args.worker == "keras" else worker_torch_native
         print(json.dumps(fn(args.cells[0], args.units[0], args.warmup, args.steps,

@@ -8,7 +8,7 @@ The corpus is tiny-shakespeare (1.1 MB); the samples are 1,000 characters each f
 what one writes first: for every start in the sample, a binary search over the length
 with Python's substring test (``sample[i:i + L] in corpus``), which scans the corpus on
 every test. Both must find the same length (the script stops if not). Writes
-``bench/results_novelty.json``.
+``bench/results/novelty.json``.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def main() -> None:
                                           n=args.samples, seed=0)]
     res = measure(corpus, samples, args.naive)
     print(json.dumps(res, indent=1))
-    (ROOT / "bench" / "results_novelty.json").write_text(json.dumps(res, indent=1) + "\n")
+    (ROOT / "bench" / "results" / "novelty.json").write_text(json.dumps(res, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ For each size, a corpus made by repeating tiny-shakespeare is written to ``--tmp
 Each run records the process's peak resident memory (``os.wait4``), the seconds until the
 corpus is ready (the ``# corpus ready in X s`` line of ``train``, counted from the start
 of the command, after Keras is imported) and the wall time of the whole process. Writes
-``bench/results_scale.json`` and ``bench/scale.png``; the temporary corpora, caches and
+``bench/results/scale.json`` and ``bench/results/scale.png``; the temporary corpora, caches and
 run folders are deleted at the end (unless ``--keep``). If the tiny-shakespeare download
 is not cached, point ``TEXTGEN_MIRROR`` at a mirror (a folder works).
 """
@@ -161,9 +161,9 @@ def main() -> None:
            "command": "python -m helpers train big.txt --epochs 1 --steps-per-epoch 5 "
                       "--units 64 --samples-per-epoch 0 --fresh",
            "results": results}
-    atomic_write_json(ROOT / "bench" / "results_scale.json", out)
-    plot(results, ROOT / "bench" / "scale.png")
-    print("wrote bench/results_scale.json and bench/scale.png")
+    atomic_write_json(ROOT / "bench" / "results" / "scale.json", out)
+    plot(results, ROOT / "bench" / "results" / "scale.png")
+    print("wrote bench/results/scale.json and bench/results/scale.png")
 
 
 if __name__ == "__main__":

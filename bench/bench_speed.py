@@ -13,7 +13,7 @@ cost once grew faster than the work, each against the old or naive way in the sa
    ``.keras`` file without Keras against loading it with Keras.
 
 Then prints one table against the goals. Each script also writes its own
-``bench/results_*.json``; this one adds ``bench/results_speed.json``.
+``bench/results/*.json``; this one adds ``bench/results/speed.json``.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ def main() -> None:
     run("bench_novelty.py")
     run("bench_startup.py", "--repeats", args.repeats)
 
-    scale = json.loads((BENCH / "results_scale.json").read_text())["results"]
-    novelty = json.loads((BENCH / "results_novelty.json").read_text())
-    startup = json.loads((BENCH / "results_startup.json").read_text())["medians"]
+    scale = json.loads((BENCH / "results" / "scale.json").read_text())["results"]
+    novelty = json.loads((BENCH / "results" / "novelty.json").read_text())
+    startup = json.loads((BENCH / "results" / "startup.json").read_text())["medians"]
     big = scale[-1]
     new, old = startup["numpy (no Keras)"], startup["keras"]
     rows = [
@@ -65,7 +65,7 @@ def main() -> None:
     print(f"\n{'what':62} | {'goal':>13} | {'old way':>18} | {'now':>16}")
     for r in rows:
         print(f"{r[0]:62} | {r[1]:>13} | {r[2]:>18} | {r[3]:>16}")
-    (BENCH / "results_speed.json").write_text(json.dumps(
+    (BENCH / "results" / "speed.json").write_text(json.dumps(
         [dict(zip(("what", "goal", "old", "now"), r, strict=True)) for r in rows], indent=1) + "\n")
 
 

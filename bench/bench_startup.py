@@ -13,7 +13,7 @@ Each repeat starts a fresh process for both paths, alternating, and measures
 The Keras path is the command as it was before sampling went backend-free: the same
 ``helpers.cli.main``, with Keras started first (``quiet_backend_start``) and the model
 loaded by ``zoo.load(..., backend=True)``. Results go to stdout and
-``bench/results_startup.json``; timings vary between machines, compare the ratios.
+``bench/results/startup.json``; timings vary between machines, compare the ratios.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def main() -> None:
            "zoo": args.zoo, "repeats": args.repeats, "runs": runs, "medians": med,
            "ratio_first_character": old["first"] / new["first"],
            "ratio_demo": old["demo"] / new["demo"], "identical_text": same}
-    (ROOT / "bench" / "results_startup.json").write_text(json.dumps(out, indent=1))
+    (ROOT / "bench" / "results" / "startup.json").write_text(json.dumps(out, indent=1))
     if not same:
         raise SystemExit("the two paths printed different text")
 

@@ -7,7 +7,7 @@ For every edition in ``tests/fixtures/gutenberg_editions/manifest.json`` (real f
 an edition counts as an *exact strip* when the first and the last non-blank line of the
 output are the body's first and last line that the manifest gives (read off the files by
 hand). Rates are reported per era, per language group and overall; the table goes to
-stdout and the numbers to ``bench/results_strip.json``.
+stdout and the numbers to ``bench/results/strip.json``.
 
 gutenbergpy is not a dependency of this project: install it by hand to compare
 (``pip install gutenbergpy``; only its ``textget.strip_headers`` is used, which takes and
@@ -26,7 +26,7 @@ from helpers.textio import decode_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EDITIONS = ROOT / "tests" / "fixtures" / "gutenberg_editions"
-RESULTS = ROOT / "bench" / "results_strip.json"
+RESULTS = ROOT / "bench" / "results" / "strip.json"
 
 # language groups, so that a handful of editions per group still says something
 GROUPS = {"English": "English", "German": "Germanic", "Dutch": "Germanic", "Swedish": "Germanic",

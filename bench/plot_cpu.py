@@ -1,8 +1,10 @@
-"""Plot every CPU run of ``bench_cpu.py`` on one loss-vs-time chart.
+"""Plot the first CPU runs of ``bench_cpu.py`` on one loss-vs-time chart.
 
-    python bench/plot_cpu.py            # reads bench/results_cpu*.json
+    python bench/plot_cpu.py            # reads bench/results/cpu_budgets/*.json
 
-Writes ``bench/cpu_loss_vs_time.png`` (validation loss during training, scored on the
+Those runs came before the bench's harness (``bench/harness.py``), one file per command;
+later runs are drawn by ``python bench/bench_runs.py --table``. Writes
+``bench/results/cpu_loss_vs_time.png`` (validation loss during training, scored on the
 first 20,000 validation characters, against wall-clock seconds) with nanoGPT's
 "baby" configuration from ../shared/BASELINES.md for reference, and prints a table of
 the final scores over the whole validation split.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def label(cfg: dict, run: dict, file: str) -> str:
@@ -37,7 +39,7 @@ def main() -> None:
     nanogpt = None
     print("| run | whole validation split, windows of 160 | state carried |")
     print("|---|---|---|")
-    for path in sorted(HERE.glob("results_cpu*.json")):
+    for path in sorted((RESULTS / "cpu_budgets").glob("*.json")):
         res = json.loads(path.read_text())
         cfg, nanogpt = res["config"], res["nanogpt"]
         cfg.setdefault("seq_len", 128)
@@ -58,8 +60,8 @@ def main() -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(HERE / "cpu_loss_vs_time.png", dpi=110)
-    print(f"wrote {HERE / 'cpu_loss_vs_time.png'}")
+    fig.savefig(RESULTS / "cpu_loss_vs_time.png", dpi=110)
+    print(f"wrote {RESULTS / 'cpu_loss_vs_time.png'}")
 
 
 if __name__ == "__main__":

@@ -38,8 +38,8 @@ Integers are not checked (counts and sizes are everywhere and rarely go stale th
 way), nor the "**Time:**" line of a header (check 4 owns it), nor the exercises (their
 numbers are settings to try, not results). In ``README.md`` and ``bench/README.md``
 (:func:`unsourced_in_markdown`) the unit is the paragraph: its sources are the files it
-names (in backticks or links; ``results_cpu*.json`` as a pattern) and the zoo models it
-names; ``bench/README.md`` also has every result file under ``bench/``. Versions
+names (in backticks or links; ``results/cpu_budgets/*.json`` as a pattern) and the zoo models it
+names; ``bench/README.md`` also has every result file under ``bench/results/``. Versions
 ("Python 3.10", "TensorFlow 2.21") and generated blocks are not quotes.
 """
 
@@ -107,7 +107,7 @@ def _zoo_texts(text: str, root: Path) -> list[str]:
 
 def _named_files(text: str, root: Path, base: Path) -> list[str]:
     """The texts of the files ``text`` names: backticked paths from the repository root
-    (``results_cpu*.json`` as a pattern, ``bench/`` assumed when only there), links from
+    (``results/cpu_budgets/*.json`` as a pattern, ``bench/`` assumed when only there), links from
     ``base``."""
     out = []
     for tick, link in _PATH.findall(text):
@@ -439,8 +439,8 @@ def unsourced_in_markdown(path: Path, root: Path = ROOT) -> list[Unsourced]:
     text = _INLINE.sub(" ", text)
     default = []
     if path.resolve() == (root / "bench" / "README.md").resolve():
-        for pattern in ("bench/*.json", "bench/results/**/*.json", "bench/logs/*.txt",
-                        "bench/results/logs/**/*.txt", "bench/plans/*.json"):
+        for pattern in ("bench/results/**/*.json", "bench/results/logs/**/*.txt",
+                        "bench/plans/*.json"):
             default += [f.read_text(encoding="utf-8") for f in sorted(root.glob(pattern))]
     default_numbers = _numbers("\n".join(default))
     raw = _FENCE.sub(_blank, path.read_text(encoding="utf-8"))
