@@ -28,6 +28,7 @@ import tempfile
 import time
 
 from helpers import datasets
+from helpers.finetune import LEARNING_RATE
 from helpers.paths import ROOT
 from helpers.settings import TrainConfig, add_flags, values_from_args
 
@@ -52,7 +53,6 @@ def load_text(key: str) -> str:
 TRAIN = {"epochs": 100000, "steps_per_epoch": 15, "seq_len": 128, "batch_size": 32,
          "learning_rate": 2e-3, "schedule": "cosine-time", "warmup_steps": 20,
          "samples_per_epoch": 0, "val_fraction": 0.1, "val_max_tokens": 30_000}
-FINE_TUNE_LR = 1e-3  # the command line's default for fine-tuning (helpers.cli)
 
 
 def best_by(history: list[dict], seconds: float) -> float | None:
@@ -87,8 +87,8 @@ def main() -> None:
     ap.add_argument("--vocab-check", action="store_true")
     ap.add_argument("--vocab-minutes", type=float, default=2.0)
     ap.add_argument("--out", default="finetune.json", help="file name in bench/results/")
-    ap.add_argument("--fine-tune-lr", type=float, default=FINE_TUNE_LR,
-                    help=f"the fine-tuned run's learning rate (default {FINE_TUNE_LR})")
+    ap.add_argument("--fine-tune-lr", type=float, default=LEARNING_RATE,
+                    help=f"the fine-tuned run's learning rate (default {LEARNING_RATE})")
     add_flags(ap.add_argument_group("training settings of both runs (--lr: the scratch "
                                      "run's)"), TrainConfig, defaults=TRAIN,
               skip=("max_minutes",))  # set by --minutes

@@ -174,7 +174,7 @@ def main() -> None:
                             args.precision)))
         return
 
-    from helpers.records import device_name
+    from helpers.machine import device_name
     from helpers.textio import atomic_write_json
 
     rows = []

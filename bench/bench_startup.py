@@ -34,7 +34,7 @@ KERAS_PATH = """
 import sys
 from helpers import zoo
 from helpers.cli import main
-from helpers.workshop import quiet_backend_start
+from helpers.machine import quiet_backend_start
 
 quiet_backend_start()
 load, load_run = zoo.load, zoo.load_run

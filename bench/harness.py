@@ -114,7 +114,7 @@ def check(spec: dict) -> None:
 
 
 def slug(device: str) -> str:
-    """A folder name for a device as ``helpers.records.device_name`` describes it."""
+    """A folder name for a device as ``helpers.machine.device_name`` describes it."""
     if device.startswith("CPU") or "cores" in device:  # the core count tells CPUs apart here
         return f"cpu-{os.cpu_count()}-cores"
     named = re.search(r"\(([^)]*)\)", device)  # "cuda:0 (NVIDIA H100 ...)" -> the name
@@ -136,7 +136,7 @@ def run_one(spec: dict, t_launch: float) -> dict:
     import keras
 
     from helpers.evaluate import text_loss
-    from helpers.records import device_name
+    from helpers.machine import device_name
     from helpers.train import train
     from helpers.windows import split_ids
 

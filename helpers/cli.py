@@ -24,7 +24,24 @@ import os
 import sys
 import time
 
+# Only modules of the standard library and the package's light floors here: `sample` and
+# `data` start in a fraction of a second. What imports NumPy, h5py or Keras (zoo, train,
+# evaluate, the corpus builders, the encoder) is imported by the command that uses it.
+from . import datasets, recipes
+from .documents import corpus_info, sidecar_path, write_corpus
 from .errors import TextgenError
+from .machine import quiet_backend_start
+from .outputs import check_target, write_file
+from .paths import zoo_dir
+from .settings import (
+    ModelConfig,
+    SampleConfig,
+    TrainConfig,
+    VocabConfig,
+    add_flags,
+    values_from_args,
+)
+from .textio import CorpusError, display_path, read_text, read_texts
 
 __all__ = ["main", "build_parser"]
 
@@ -59,8 +76,6 @@ def _add_force(p: argparse.ArgumentParser) -> None:
 def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     """The command line. ``explicit_only``: settings flags not given leave no attribute
     (so ``train`` can tell ``--units 256`` from the default 256)."""
-    from .settings import ModelConfig, TrainConfig, VocabConfig, add_flags
-
     ap = argparse.ArgumentParser(
         prog="python -m helpers",
         description="Character- and word-level text generation with LSTMs (Keras 3).",
@@ -97,11 +112,9 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--new-tokens", choices=["add", "map"], default="add",
                    help="with --init-from: tokens of the text the model lacks are added to "
                         "its vocabulary (default) or mapped to the unknown token")
-    from .recipes import RECIPES
-
-    p.add_argument("--recipe", choices=RECIPES, default=None,
+    p.add_argument("--recipe", choices=recipes.RECIPES, default=None,
                    help="start from measured settings (flags given here override them): "
-                        + "; ".join(f"{r.name}: {r.what}" for r in RECIPES.values()))
+                        + "; ".join(f"{r.name}: {r.what}" for r in recipes.RECIPES.values()))
     add_flags(p.add_argument_group("model"), ModelConfig, explicit_only=explicit_only)
     add_flags(p.add_argument_group("training"), TrainConfig, explicit_only=explicit_only)
 
@@ -156,7 +169,7 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
 def _load(args, backend: bool = True):
     """The model of ``--zoo``/``--run``; ``backend=False`` reads it without Keras (NumPy
     sampling only, no ``.model``), which starts in a fraction of a second."""
-    from . import zoo
+    from . import zoo  # NumPy and h5py: imported by the commands that read a model
 
     if args.run:
         return zoo.load_run(args.run, backend=backend)
@@ -164,9 +177,6 @@ def _load(args, backend: bool = True):
 
 
 def cmd_sample(args) -> int:
-    from .outputs import check_target, write_file
-    from .settings import SampleConfig
-
     # every setting and the output path are checked before the model is read
     SampleConfig(length=args.length, temperature=args.temperature, top_k=args.top_k,
                  top_p=args.top_p, greedy=args.greedy, num=args.num, seed=args.seed)
@@ -198,9 +208,6 @@ def cmd_sample(args) -> int:
 
 def _documents_flag(args) -> bool:
     """--documents/--no-documents, else the note `corpus` wrote beside the file."""
-    from .documents import corpus_info, sidecar_path
-    from .textio import display_path
-
     if args.documents is not None:
         return args.documents
     documents = bool(corpus_info(args.corpus).get("documents", False))
@@ -210,42 +217,39 @@ def _documents_flag(args) -> bool:
     return documents
 
 
-def _train_settings(args) -> tuple[dict, dict, object]:
+def _train_settings(args) -> tuple[dict, dict, object, list[str]]:
     """The model and training settings a ``train`` command asks for (a recipe's, then the
     flags given: only those, so a resumed run can tell them from its own), all checked
-    now, before the corpus is read or the run folder touched; and the recipe, if any."""
-    from .outputs import check_target
-    from .settings import ModelConfig, TrainConfig, values_from_args
-
+    now, before the corpus is read or the run folder touched; the recipe, if any, and its
+    notes on this machine (:func:`helpers.recipes.adapt`)."""
     given = build_parser(explicit_only=True).parse_args(args.argv)
     mc = values_from_args(ModelConfig, given)
     tc = values_from_args(TrainConfig, given)
-    recipe = None
+    recipe, notes = None, []
     if args.init_from:
         if args.recipe:
             raise ValueError("--recipe and --init-from do not combine: a pretrained model "
                              "brings its own network; give the training flags you want")
-        tc.setdefault("learning_rate", FINE_TUNE_LR)
-    elif args.recipe:
-        from .recipes import get
+        from .finetune import train_settings  # NumPy: only a fine-tuning run needs it
 
-        recipe = get(args.recipe)
-        mc, tc = {**recipe.model, **mc}, {**recipe.train, **tc}
+        tc = train_settings(tc)
+    elif args.recipe:
+        recipe = recipes.get(args.recipe)
+        mc, tc, notes = recipes.adapt(recipe, mc, tc)
     ModelConfig.from_dict({"vocab_size": 2, **mc})
     TrainConfig.from_dict(tc)
     check_target(args.run_dir, "folder", flag="--run-dir")
-    return mc, tc, recipe
+    return mc, tc, recipe, notes
 
 
 def cmd_train(args) -> int:
+    # NumPy and Keras: the training commands import them, not the command line
     from .corpus_cache import EncodedCorpus, encode_corpus
-    from .settings import VocabConfig, values_from_args
-    from .textio import display_path, read_texts
     from .train import train
     from .vocab import CharVocab, WordVocab
 
     vc = VocabConfig(**values_from_args(VocabConfig, args))
-    mc, tc, recipe = _train_settings(args)
+    mc, tc, recipe, notes = _train_settings(args)
     if args.init_from:
         return _fine_tune(args, read_texts(args.corpus), mc, tc)
     t0 = time.perf_counter()
@@ -268,46 +272,15 @@ def cmd_train(args) -> int:
     print(f"# corpus ready in {time.perf_counter() - t0:.2f} s: {len(corpus):,} tokens, "
           f"{how}", file=sys.stderr, flush=True)
     if recipe is not None:
-        given = build_parser(explicit_only=True).parse_args(args.argv)
         print(f"# recipe {recipe.name}: {recipe.what} (measured: {recipe.measured})",
               file=sys.stderr, flush=True)
-        for note in recipe_notes(recipe, tc, given):
+        for note in notes:
             print(f"# note: {note}", file=sys.stderr, flush=True)
     r = train(corpus, args.run_dir, mc, tc, vocab=vocab,
               documents=_documents_flag(args), resume=not args.fresh,
               resume_from=args.resume_from, prompt=args.prompt)
     print(r)
     return 0
-
-
-def recipe_notes(recipe, tc: dict, given: argparse.Namespace) -> list[str]:
-    """Where this machine differs from the one a recipe was measured on: the notes to
-    print, after adapting ``tc`` where the recipe's choice would backfire here."""
-    import keras
-
-    from .fused_rnn import bf16_matrix_units
-
-    notes = []
-    backend = keras.backend.backend()
-    if recipe.backend and backend != recipe.backend:
-        notes.append(f"{recipe.name} was measured with KERAS_BACKEND={recipe.backend}; this "
-                     f"run uses {backend}, which trains it with fewer steps per second")
-    asked = getattr(given, "precision", None)  # explicit_only: absent unless given
-    if (tc.get("precision") == "mixed_bfloat16" and asked is None
-            and not _has_gpu() and not bf16_matrix_units()):
-        tc["precision"] = "float32"
-        notes.append("this CPU has no bfloat16 matrix units (Intel AMX), so bfloat16 would be "
-                     "emulated and slow: training in float32 (--precision to choose)")
-    return notes
-
-
-def _has_gpu() -> bool:
-    from .workshop import gpu_devices
-
-    return bool(gpu_devices())
-
-
-FINE_TUNE_LR = 1e-3  # measured in bench/bench_finetune.py against the from-scratch 2e-3
 
 
 def _fine_tune(args, text: str, mc: dict, tc: dict) -> int:
@@ -324,8 +297,7 @@ def _fine_tune(args, text: str, mc: dict, tc: dict) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import text_loss
-    from .textio import read_text
+    from .evaluate import text_loss  # Keras
 
     if args.last_fraction is not None and not 0 < args.last_fraction <= 1:  # NaN too
         raise ValueError(f"--last-fraction must be in (0, 1], e.g. 0.1; not {args.last_fraction}")
@@ -339,8 +311,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .textio import display_path, read_text
-    from .zoo import export_run
+    from .zoo import export_run  # NumPy and h5py
 
     bundle = export_run(args.run_dir, args.name, zoo_dir=args.zoo_dir, title=args.title,
                         data=args.data, command=args.command, device=args.device,
@@ -352,9 +323,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_zoo(args) -> int:
-    from .paths import zoo_dir
-    from .textio import display_path
-    from .zoo import available, load, write_tables
+    from .zoo import available, load, write_tables  # NumPy and h5py
 
     if args.write_tables or args.check_tables:
         stale = write_tables(check=args.check_tables)
@@ -371,10 +340,7 @@ def cmd_zoo(args) -> int:
 
 
 def cmd_corpus(args) -> int:
-    from .corpora import build_corpus
-    from .documents import write_corpus
-    from .outputs import check_target
-    from .textio import CorpusError
+    from .corpora import build_corpus  # every source's parser, HTTP and archives
 
     check_target(args.out, force=args.force)  # before the work: a refusal costs nothing
     text, stats = build_corpus(args.source, args.inputs, mirror=args.mirror,
@@ -390,9 +356,6 @@ def cmd_corpus(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from . import datasets
-    from .textio import display_path
-
     if args.action == "list":
         print(f"{'name':18} {'cached':6} {'size':>9}  licence / description")
         for r in datasets.status():
@@ -416,9 +379,6 @@ COMMANDS = {"sample": cmd_sample, "train": cmd_train, "evaluate": cmd_evaluate,
 def error_line(e: BaseException) -> str:
     """One line for an expected failure: the package's own message, or for an operating
     system error the path and what went wrong (``cannot write runs/x: No space left``)."""
-    from .datasets import redact_url
-    from .textio import display_path
-
     if isinstance(e, OSError) and not isinstance(e, TextgenError) and e.strerror:
         where = f" {display_path(e.filename)}" if e.filename else ""
         hint = {errno.ENOSPC: " Free some disk space, or choose a folder on another disk.",
@@ -435,7 +395,7 @@ def error_line(e: BaseException) -> str:
             arg = e.args[0]
             msg = arg if isinstance(arg, str) and " " in arg else f"missing {msg}"
     # one line, and never a password that came with a URL
-    words = [redact_url(w) if "://" in w else w for w in " ".join(msg.split()).split(" ")]
+    words = [datasets.redact_url(w) if "://" in w else w for w in " ".join(msg.split()).split(" ")]
     return "error: " + " ".join(words)
 
 
@@ -445,9 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    if args.subcommand not in ("data", "corpus", "sample"):  # those three never need Keras
-        from .workshop import quiet_backend_start
-
+    # those three never need Keras (sampling runs on the NumPy engine: importing Keras
+    # would only delay the first character); the others start it without TensorFlow's
+    # start-up lines, also where Keras imports TensorFlow later on another backend
+    if args.subcommand not in ("data", "corpus", "sample"):
         quiet_backend_start()
     try:
         return COMMANDS[args.subcommand](args)

@@ -6,7 +6,8 @@ step: the slowest of the three backends (``bench/bench_kernel.py``). PyTorch has
 CPU kernel too. The very call Keras makes for cuDNN (``torch._VF.lstm`` / ``gru``, in
 Keras's ``_cudnn_lstm`` / ``_cudnn_gru``) runs ATen's CPU implementation when the tensors
 are on the CPU, and for the LSTM that is oneDNN's, which also uses the bfloat16 matrix
-units of recent Intel CPUs under ``precision="mixed_bfloat16"``.
+units of recent Intel CPUs under ``precision="mixed_bfloat16"``
+(:func:`helpers.machine.bf16_matrix_units` tells whether this CPU has them).
 
 Inside ``with fused_cpu_rnn():`` the layers take that path. Nothing else changes: the
 layers, their weights and the saved ``.keras`` files are the usual ones, and the results
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 
 import keras
 
-__all__ = ["available", "bf16_matrix_units", "fused_cpu_rnn"]
+__all__ = ["available", "fused_cpu_rnn"]
 
 _MARK = "_textgen_fused"  # set on our wrappers, so a nested ``with`` does not wrap twice
 
@@ -42,18 +43,6 @@ def _torch_rnn():
 def available() -> bool:
     """Whether :func:`fused_cpu_rnn` changes anything here (Keras on torch)."""
     return _torch_rnn() is not None
-
-
-def bf16_matrix_units(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX: the
-    ``amx_bf16`` flag of Linux's ``/proc/cpuinfo``). Only there does
-    ``precision="mixed_bfloat16"`` speed up the fused LSTM (``bench/bench_kernel.py``);
-    elsewhere bfloat16 is emulated and slower than float32. False where it cannot tell."""
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
-            return any(line.startswith("flags") and "amx_bf16" in line.split() for line in f)
-    except OSError:
-        return False
 
 
 def _eligible(inputs, mask, go_backwards, unroll, bias, activation, recurrent_activation):

@@ -12,6 +12,10 @@ what you like::
     r = recipes.get("cpu-1min")
     train(text, "runs/quick", r.model, r.train)
 
+:func:`adapt` is how ``--recipe`` does it: the settings given win over the recipe's, and
+where this machine differs from the one the recipe was measured on, a choice that would
+backfire here is changed and a note says so.
+
 The budget is part of the recipe: the learning rate decays over ``max_minutes`` of wall
 time (``schedule="cosine-time"``), so a recipe ends annealed when its time is up.
 """
@@ -20,7 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["RECIPES", "Recipe", "get"]
+from . import machine
+
+__all__ = ["RECIPES", "Recipe", "get", "adapt"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +91,30 @@ def get(name: str) -> Recipe:
         return RECIPES[name]
     except KeyError:
         raise KeyError(f"No recipe {name!r}; there are: {', '.join(RECIPES)}") from None
+
+
+def adapt(recipe: Recipe, model: dict | None = None,
+          train: dict | None = None) -> tuple[dict, dict, list[str]]:
+    """The model and training settings of a run from ``recipe``: the recipe's, then
+    ``model`` and ``train`` over them (the settings given explicitly, e.g. flags: only
+    those, so they can be told from the recipe's), adapted to this machine; and the notes
+    that say where this machine differs from the one the recipe was measured on.
+
+    On a CPU without bfloat16 matrix units (and no GPU) a recipe's ``mixed_bfloat16``
+    becomes ``float32``, unless ``train`` asks for a precision itself: bfloat16 would be
+    emulated there, and slower than float32. Starts Keras (to ask for its backend)."""
+    import keras
+
+    given = train or {}
+    model, train = {**recipe.model, **(model or {})}, {**recipe.train, **given}
+    notes = []
+    backend = keras.backend.backend()
+    if recipe.backend and backend != recipe.backend:
+        notes.append(f"{recipe.name} was measured with KERAS_BACKEND={recipe.backend}; this "
+                     f"run uses {backend}, which trains it with fewer steps per second")
+    if (train.get("precision") == "mixed_bfloat16" and "precision" not in given
+            and not machine.has_gpu() and not machine.bf16_matrix_units()):
+        train["precision"] = "float32"
+        notes.append("this CPU has no bfloat16 matrix units (Intel AMX), so bfloat16 would be "
+                     "emulated and slow: training in float32 (--precision to choose)")
+    return model, train, notes

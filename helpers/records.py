@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import time
 from pathlib import Path
 
+from .machine import device_name
 from .paths import NOTEBOOK_DIR, generated
 from .textio import atomic_write_json, display_path
 
-__all__ = ["RECORDS_DIR", "save_record", "load_record", "redact_contacts", "device_name"]
+__all__ = ["RECORDS_DIR", "save_record", "load_record", "redact_contacts"]
 
 RECORDS_DIR = NOTEBOOK_DIR / "records"
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -32,24 +32,6 @@ _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 def redact_contacts(text: str) -> str:
     """``text`` with every e-mail address replaced by ``<email>``."""
     return _EMAIL_RE.sub("<email>", text)
-
-
-def device_name() -> str:
-    """The accelerator Keras trains on, or the CPU's description."""
-    from .workshop import gpu_devices
-
-    gpus = gpu_devices()
-    if gpus:
-        return ", ".join(gpus)
-    model = platform.machine()
-    try:  # Linux names the processor model; elsewhere the architecture will do
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = f"{line.split(':', 1)[1].strip()}, {model}"
-                break
-    except OSError:
-        pass
-    return f"CPU ({os.cpu_count()} cores, {model})"
 
 
 def save_record(name: str, result, samples: list, command: str = "", note: str = "",

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from .errors import TextgenError
+from .machine import device_name
 from .paths import NOTEBOOK_DIR, ROOT
 from .textio import atomic_write_json, atomic_write_text
 
@@ -49,8 +50,6 @@ def load(path: Path = TIMINGS) -> dict:
 
 def record(name: str, seconds: float, pretrained: bool, path: Path = TIMINGS) -> None:
     """Merge one full run's time into the timings file (atomic: a crash keeps the old one)."""
-    from .records import device_name
-
     data = load(path)
     entry = data.setdefault("notebooks", {}).setdefault(Path(name).stem, {})
     entry["pretrained" if pretrained else "own"] = {

@@ -23,47 +23,10 @@ from pathlib import Path
 
 from . import datasets, paths
 from .datasets import DataUnavailable
+from .machine import gpu_devices, quiet_backend_start
 from .textio import display_path
 
-__all__ = ["Settings", "setup", "gpu_devices", "quiet_backend_start", "DataUnavailable"]
-
-
-def quiet_backend_start() -> None:
-    """Import Keras and run one tiny op with the process's stderr (file descriptor 2)
-    sent to /dev/null, hiding TensorFlow's C++ start-up chatter ("oneDNN custom
-    operations are on", "could not find cuda drivers", ...), which no setting turns
-    off. Does nothing once Keras is imported, or with ``TEXTGEN_VERBOSE_TF=1``."""
-    if "keras" in sys.modules or os.environ.get("TEXTGEN_VERBOSE_TF"):
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras
-
-        keras.ops.convert_to_numpy(keras.ops.ones((1,)) + 1)
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def gpu_devices() -> list[str]:
-    """Accelerators Keras' backend can see, named where the backend says (empty on a
-    CPU-only machine)."""
-    import keras
-
-    if keras.backend.backend() == "torch":
-        torch = importlib.import_module("torch")
-        return [f"cuda:{i} ({torch.cuda.get_device_name(i)})"
-                for i in range(torch.cuda.device_count())]
-    try:
-        devs = keras.distribution.list_devices()
-    except Exception:  # backends without keras.distribution support
-        return []
-    return [d for d in devs if not d.lower().startswith("cpu")]
+__all__ = ["Settings", "setup", "DataUnavailable"]
 
 
 def _flag(name: str, default: bool) -> bool:

@@ -118,6 +118,14 @@ def test_cli_fine_tunes_with_the_lower_learning_rate(tmp_path, capsys):
     assert cfg["train"]["learning_rate"] == 1e-3
 
 
+def test_the_fine_tuning_learning_rate_is_a_default_a_given_one_wins():
+    from helpers import finetune
+
+    assert finetune.train_settings({}) == {"learning_rate": finetune.LEARNING_RATE}
+    given = {"learning_rate": 5e-4, "epochs": 2}
+    assert finetune.train_settings(given) == given and finetune.train_settings(given) is not given
+
+
 def test_word_level_model_fine_tunes_and_exports(tmp_path):
     text = ("the zeppelin rose over the marsh , and the people of the town watched it go .\n"
             * 40)

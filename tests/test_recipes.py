@@ -60,43 +60,32 @@ def test_cli_recipe_then_flags(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: --recipe and --init-from")
 
 
-def _given(*flags):
-    from helpers.cli import build_parser
+def test_adapt_flags_win_and_the_recipe_stays_as_it_was():
+    r = recipes.get("cpu-1min")
+    before = (dict(r.model), dict(r.train))
+    mc, tc, _ = recipes.adapt(r, {"units": 16}, {"batch_size": 8})
+    assert mc == {**r.model, "units": 16} and tc == {**r.train, "batch_size": 8}
+    assert (r.model, r.train) == before
 
-    return build_parser(explicit_only=True).parse_args(["train", "corpus.txt", *flags])
 
-
-def test_recipe_notes_name_another_backend_and_avoid_emulated_bfloat16(monkeypatch):
+def test_adapt_notes_another_backend_and_avoids_emulated_bfloat16(monkeypatch):
     import keras
 
-    from helpers import cli, fused_rnn
+    from helpers import machine
 
     other = "jax" if keras.backend.backend() != "jax" else "torch"
     r = recipes.Recipe("r", "a test recipe", train={"precision": "mixed_bfloat16"},
                        backend=other)
-    monkeypatch.setattr(cli, "_has_gpu", lambda: False)
-    monkeypatch.setattr(fused_rnn, "bf16_matrix_units", lambda: False)
-    tc = dict(r.train)
-    notes = cli.recipe_notes(r, tc, _given())
+    monkeypatch.setattr(machine, "has_gpu", lambda: False)
+    monkeypatch.setattr(machine, "bf16_matrix_units", lambda: False)
+    _, tc, notes = recipes.adapt(r, {}, {})
     assert len(notes) == 2 and f"KERAS_BACKEND={other}" in notes[0]
     assert tc["precision"] == "float32" and "emulated" in notes[1]
-    # a precision asked for on the command line is kept, whatever the CPU
-    tc = {"precision": "mixed_bfloat16"}
-    assert len(cli.recipe_notes(r, tc, _given("--precision", "mixed_bfloat16"))) == 1
-    assert tc["precision"] == "mixed_bfloat16"
+    # a precision asked for (on the command line) is kept, whatever the CPU
+    _, tc, notes = recipes.adapt(r, {}, {"precision": "mixed_bfloat16"})
+    assert len(notes) == 1 and tc["precision"] == "mixed_bfloat16"
     # where the hardware has the units (or a GPU trains it), the recipe stands, silently
-    monkeypatch.setattr(fused_rnn, "bf16_matrix_units", lambda: True)
+    monkeypatch.setattr(machine, "bf16_matrix_units", lambda: True)
     same = recipes.Recipe("s", "same backend", train={"precision": "mixed_bfloat16"},
                           backend=keras.backend.backend())
-    tc = dict(same.train)
-    assert cli.recipe_notes(same, tc, _given()) == [] and tc["precision"] == "mixed_bfloat16"
-
-
-def test_bf16_matrix_units_reads_the_cpu_flags(tmp_path):
-    from helpers.fused_rnn import bf16_matrix_units
-
-    with_amx, without = tmp_path / "amx", tmp_path / "plain"
-    with_amx.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 amx_tile\n")
-    without.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n")
-    assert bf16_matrix_units(str(with_amx)) and not bf16_matrix_units(str(without))
-    assert not bf16_matrix_units(str(tmp_path / "missing"))
+    assert recipes.adapt(same) == ({}, {"precision": "mixed_bfloat16"}, [])

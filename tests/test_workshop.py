@@ -1,9 +1,7 @@
-"""The notebook set-up helper: settings, quick mode, data, quiet start, backend choice."""
+"""The notebook set-up helper: settings, quick mode, data, backend choice (its quiet start:
+test_machine.py)."""
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +11,6 @@ from helpers.workshop import DataUnavailable, _show_missing_data, setup
 from .httpserve import refusing_url
 
 pytestmark = pytest.mark.core
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_setup_reports_and_picks_by_mode(monkeypatch, capsys, tmp_path):
@@ -58,17 +55,3 @@ def test_backend_recorded_in_the_environment_is_used(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     helpers._backend_from_venv(str(tmp_path))
     assert os.environ["KERAS_BACKEND"] == "jax"  # an explicit choice wins
-
-
-def test_quiet_start_hides_only_the_backend_chatter():
-    """A fresh process: what the backend writes to fd 2 while it starts is dropped, and
-    stderr works again afterwards."""
-    code = ("import os, sys; from helpers.workshop import quiet_backend_start; "
-            "os.write(2, b'before\\n'); quiet_backend_start(); os.write(2, b'after\\n'); "
-            "print('keras' in sys.modules)")
-    env = {k: v for k, v in os.environ.items() if k != "TEXTGEN_VERBOSE_TF"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**env, "PYTHONPATH": str(ROOT)}, timeout=300)
-    assert out.returncode == 0 and out.stdout.strip() == "True"
-    assert out.stderr.splitlines()[0] == "before" and out.stderr.splitlines()[-1] == "after"
-    assert "oneDNN" not in out.stderr and "cuInit" not in out.stderr
