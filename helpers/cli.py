@@ -46,7 +46,8 @@ from .textio import CorpusError, display_path, read_text, read_texts
 __all__ = ["main", "build_parser"]
 
 
-def _add_sampling(p: argparse.ArgumentParser) -> None:
+def _sample_parser(sub) -> None:
+    p = sub.add_parser("sample", help="generate text", description="Generate text.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--zoo", default=None, help="name of a pretrained model (see `zoo`)")
     src.add_argument("--run", default=None, help="a training run folder (uses best.keras)")
@@ -86,10 +87,17 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
                "  python -m helpers sample --run runs/mybook -n 3",
     )
     sub = ap.add_subparsers(dest="subcommand", required=True)
+    _sample_parser(sub)
+    _train_parser(sub, explicit_only)
+    _evaluate_parser(sub)
+    _export_parser(sub)
+    _zoo_parser(sub)
+    _corpus_parser(sub)
+    _data_parser(sub)
+    return ap
 
-    p = sub.add_parser("sample", help="generate text", description="Generate text.")
-    _add_sampling(p)
 
+def _train_parser(sub, explicit_only: bool) -> None:
     p = sub.add_parser("train", help="train a model on a text",
                        description="Train a character (or word) LSTM on a text file or folder. "
                                    "Rerun with the same --run-dir to resume.")
@@ -118,6 +126,8 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     add_flags(p.add_argument_group("model"), ModelConfig, explicit_only=explicit_only)
     add_flags(p.add_argument_group("training"), TrainConfig, explicit_only=explicit_only)
 
+
+def _evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="loss of a model on a text")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--zoo")
@@ -126,6 +136,8 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--last-fraction", type=float, default=None,
                    help="score only the last part (e.g. 0.1 = a 90/10 validation split)")
 
+
+def _export_parser(sub) -> None:
     p = sub.add_parser("export", help="make a zoo bundle from a training run")
     p.add_argument("run_dir")
     p.add_argument("--name", required=True)
@@ -138,12 +150,16 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--zoo-dir", default=None)
     _add_force(p)
 
+
+def _zoo_parser(sub) -> None:
     p = sub.add_parser("zoo", help="list the pretrained models")
     p.add_argument("--write-tables", action="store_true",
                    help="regenerate the zoo table in README.md and zoo/README.md")
     p.add_argument("--check-tables", action="store_true",
                    help="exit 1 if a README's zoo table differs from the bundles")
 
+
+def _corpus_parser(sub) -> None:
     p = sub.add_parser("corpus", help="build a training text from a source",
                        description="Write a training text built from a source.")
     p.add_argument("source", choices=["gutenberg", "hn", "tweets", "python", "yelp", "text"])
@@ -154,6 +170,8 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--mirror", default=None, help="Gutenberg mirror base URL")
     p.add_argument("--max-chars", type=int, default=None)
 
+
+def _data_parser(sub) -> None:
     p = sub.add_parser("data", help="the registered data sets: list, fetch, path",
                        description="Every corpus the notebooks use, downloaded once into "
                                    "data/ with checksums. TEXTGEN_MIRROR points every "
@@ -163,7 +181,6 @@ def build_parser(explicit_only: bool = False) -> argparse.ArgumentParser:
                    help="list: what is registered and cached; fetch: download into data/; "
                         "path: print the local path (fetching it first if needed)")
     p.add_argument("names", nargs="*", help="data set names (fetch: default all)")
-    return ap
 
 
 def _load(args, backend: bool = True):
