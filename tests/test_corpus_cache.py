@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.corpus_cache import EncodedCorpus, corpus_files, encode_corpus
-from helpers.textio import CorpusError, read_texts
+from helpers.corpus_cache import EncodedCorpus, encode_corpus
+from helpers.textio import CorpusError, read_texts, text_files
 from helpers.train import train
 from helpers.vocab import CharVocab, WordVocab
 from helpers.windows import SequentialWindows, StreamDataset, WindowDataset, split_ids
@@ -91,7 +91,7 @@ def test_folder_same_files_and_order_as_read_texts(tmp_path):
     text = _same_as_whole(d, tmp_path / "cache", chunks=(3, 1 << 20))
     assert "hidden" not in text and "binary" not in text
     # sorted paths: the top folder's files, then sub/c.py, then sub/deeper/d
-    assert [f.name for f in corpus_files(d)] == [
+    assert [f.name for f in text_files(d)] == [
         "a.md", "b.txt", "bin.txt", "blank.txt", "c.py", "d", "zero.txt"]
     assert text.index("first") < text.index("second") < text.index("print") < text.index("no suffix")
 
@@ -290,8 +290,9 @@ def _peak_rss_mb(corpus: Path, tmp: Path, old: bool) -> tuple[float, str]:
 @pytest.mark.slow
 def test_training_on_a_big_corpus_keeps_it_out_of_memory(tmp_path):
     """A 30 MB corpus adds little to the peak memory of a training process (measured
-    against the same run on a tiny corpus), where reading it as a string costs several
-    times its size (bytes, then the str, two bytes a character here, then the ids)."""
+    against the same run on a tiny corpus), where reading it as a string costs its size
+    and more (bytes, then the str, two bytes a character here, then the ids, which stay
+    in memory while it trains)."""
     src = (FIXTURES / "sonnets.txt").read_bytes()  # curly quotes: not ASCII
     tiny, big = tmp_path / "tiny.txt", tmp_path / "big.txt"
     tiny.write_bytes(src * 4)
@@ -302,9 +303,10 @@ def test_training_on_a_big_corpus_keeps_it_out_of_memory(tmp_path):
     assert "corpus ready" in out and "encoded into" in out
     bound = 0.6 * size_mb
     assert new - base < bound, (base, new)
-    # the bound means something: the in-memory path breaks it several times over
+    # the bound means something: the in-memory path breaks it (by about 1.6 times since
+    # load_corpus lets the text go before training, where the command kept it throughout)
     old, _ = _peak_rss_mb(big, tmp_path, old=True)
-    assert old - base > 2 * bound, (base, new, old)
+    assert old - base > bound, (base, new, old)
 
 
 def test_cli_train_encodes_once_then_reuses(tmp_path, capsys):
