@@ -238,35 +238,24 @@ def _train_settings(args) -> tuple[dict, dict, object]:
 
 
 def cmd_train(args) -> int:
-    from .corpus_cache import EncodedCorpus, encode_corpus
+    from pathlib import Path
+
+    from .corpus_cache import load_corpus
     from .settings import VocabConfig, values_from_args
-    from .textio import display_path, read_texts
     from .train import train
-    from .vocab import CharVocab, WordVocab
 
     vc = VocabConfig(**values_from_args(VocabConfig, args))
     mc, tc, recipe = _train_settings(args)
     if args.init_from:
-        return _fine_tune(args, read_texts(args.corpus), mc, tc)
+        return _fine_tune(args, Path(args.corpus), mc, tc)
     t0 = time.perf_counter()
-    if os.environ.get("TEXTGEN_CORPUS_CACHE", "1") == "0":
-        # the whole text in memory, as before the cache (kept to compare, see bench/)
-        text = read_texts(args.corpus)
-        if vc.word_level:
-            vocab = WordVocab.build(text, max_words=vc.max_words, min_count=vc.min_count)
-        else:
-            vocab = CharVocab.build(text, min_count=vc.min_count)
-        corpus = EncodedCorpus.from_text(text, vocab)
-        how = "read into memory"
-    else:
-        # encoded once in chunks, memory-mapped, and reused by the next run on this corpus
-        corpus = encode_corpus(args.corpus, word_level=vc.word_level,
-                               max_words=vc.max_words, min_count=vc.min_count)
-        vocab = corpus.vocab
-        how = (f"{'reused' if corpus.reused else 'encoded into'} "
-               f"{display_path(corpus.cache)}")
+    # load_corpus decides how: encoded once in chunks into the cache and reused by the next
+    # run on this corpus, or read into memory (TEXTGEN_CORPUS_CACHE=0)
+    corpus = load_corpus(Path(args.corpus), word_level=vc.word_level,
+                         max_words=vc.max_words, min_count=vc.min_count)
+    vocab = corpus.vocab
     print(f"# corpus ready in {time.perf_counter() - t0:.2f} s: {len(corpus):,} tokens, "
-          f"{how}", file=sys.stderr, flush=True)
+          f"{corpus.how}", file=sys.stderr, flush=True)
     if recipe is not None:
         given = build_parser(explicit_only=True).parse_args(args.argv)
         print(f"# recipe {recipe.name}: {recipe.what} (measured: {recipe.measured})",
@@ -310,13 +299,15 @@ def _has_gpu() -> bool:
 FINE_TUNE_LR = 1e-3  # measured in bench/bench_finetune.py against the from-scratch 2e-3
 
 
-def _fine_tune(args, text: str, mc: dict, tc: dict) -> int:
+def _fine_tune(args, corpus: os.PathLike, mc: dict, tc: dict) -> int:
     from .train import train
 
+    # the corpus as a path: train() counts it for the pretrained vocabulary to grow, then
+    # encodes it through the corpus cache (helpers.corpus_cache.load_corpus)
     # mc: only what was asked (the pretrained model decides the rest)
     if args.word_level:
         print("# --word-level is decided by the pretrained model's vocabulary", file=sys.stderr)
-    r = train(text, args.run_dir, mc, tc, documents=_documents_flag(args),
+    r = train(corpus, args.run_dir, mc, tc, documents=_documents_flag(args),
               resume=not args.fresh, resume_from=args.resume_from, prompt=args.prompt,
               init_from=args.init_from, new_tokens=args.new_tokens)
     print(r)
