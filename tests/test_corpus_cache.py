@@ -7,12 +7,13 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers.corpus_cache import EncodedCorpus, encode_corpus
+from helpers.corpus_cache import EncodedCorpus, count_tokens, encode_corpus, load_corpus
 from helpers.textio import CorpusError, read_texts, text_files
 from helpers.train import train
 from helpers.vocab import CharVocab, WordVocab
@@ -351,3 +352,43 @@ def test_stale_temporary_files_removed_fresh_ones_kept(tmp_path):
     f.write_text("abd\n" * 100, encoding="utf-8")  # changed: encoded again
     assert not _encode(f, cache).reused
     assert not old.exists() and fresh.exists()  # another process may be writing that one
+
+
+def test_load_corpus_tells_text_from_a_path_and_decides_how(tmp_path, sonnets):
+    from .conftest import environ
+
+    f = tmp_path / "sonnets.txt"
+    f.write_text(sonnets, encoding="utf-8")
+    name = load_corpus(str(f))  # a str is text, even one that names a file
+    assert name.how == "read into memory" and name.vocab.decode(name.ids) == str(f)
+    whole = load_corpus(read_texts(f))
+    with environ(TEXTGEN_ENCODED=str(tmp_path / "enc"), TEXTGEN_CORPUS_CACHE=None):
+        first = load_corpus(f, progress=False)
+        again = load_corpus(f, progress=False)
+        with environ(TEXTGEN_CORPUS_CACHE="0"):
+            memory = load_corpus(f)
+    assert first.how == f"encoded into {first.cache}" and again.how == f"reused {first.cache}"
+    assert memory.how == "read into memory" and memory.cache is None and memory.source == f
+    for c in (again, memory):
+        assert c.vocab == whole.vocab
+        np.testing.assert_array_equal(np.asarray(c.ids), whole.ids)
+    words = load_corpus(f, word_level=True, max_words=50, min_count=2, cache=False)
+    assert words.vocab == WordVocab.build(sonnets, max_words=50, min_count=2)
+    with pytest.raises(TypeError, match="a str of text or a path"):
+        load_corpus(b"bytes are neither")
+
+
+@pytest.mark.parametrize("vocab", [CharVocab.build("ab"), WordVocab.build("a b", lower=False)],
+                         ids=["char", "word-cased"])
+def test_count_tokens_of_a_folder_equals_counting_its_text(tmp_path, vocab):
+    d = tmp_path / "corpus"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.txt").write_bytes((MIXED * 20).encode("utf-16"))
+    (d / "sub" / "b.md").write_bytes(("The The the \u201cCaf\u00e9\u201d.\r\n" * 30).encode("cp1252"))
+    (d / "bin.txt").write_bytes(b"\x00\x01binary" * 20)  # skipped, as read_texts skips it
+    text = read_texts(d)
+    expected = Counter(vocab.tokenize(text))
+    for chunk in (3, 1 << 20):
+        got = count_tokens(d, vocab, progress=False, chunk_bytes=chunk)
+        assert got == expected and list(got) == list(expected), chunk  # first-seen order
+    assert count_tokens(text, vocab) == expected
