@@ -1,8 +1,12 @@
 """Train a model on a corpus, with checkpoints that survive a killed run.
 
 ``train(text, run_dir)`` does everything: builds (or reloads) the vocabulary,
-encodes the corpus once, splits it (first 90% train, last 10% validation), builds
-the model, and calls ``model.fit`` on random windows. Every epoch it
+encodes the corpus once (:func:`helpers.corpus_cache.load_corpus`), splits it (first 90%
+train, last 10% validation), builds the model, and calls ``model.fit`` on random windows.
+Read top to bottom: :func:`train` checks the settings; under the run folder's lock
+``_prepare`` settles everything that can refuse (resume point, settings, vocabulary,
+corpus, splits, model), ``_first_writes`` writes, and ``_fit`` plans the mode, gathers the
+callbacks and fits. Every epoch it
 
 * scores the whole validation split (loss in nats per token, and bits per token),
 * writes ``last.keras`` (model + optimizer, for resuming) and, when validation
