@@ -16,10 +16,12 @@ corpus that a pretrained vocabulary grows from) all go through it.
 incrementally by the rules of :func:`helpers.textio.read_texts` (the codecs of
 :func:`helpers.textio.text_codecs`; ``\\r\\n`` and ``\\r`` become ``\\n``; binary and
 blank files are refused, or skipped inside a folder; a folder's files are joined by a
-blank line; the files of :func:`helpers.textio.text_files`). Without a vocabulary it counts one in a first pass; a second
-pass writes the ids to a ``.npy`` file (temporary file + rename, so a killed run leaves
-nothing half-written). The result's ``ids`` is a read-only memory map: training cuts its
-windows straight from the file and the operating system keeps only the pages it reads.
+blank line; the files of :func:`helpers.textio.text_files`). Without a vocabulary it
+counts one in a first pass (``CharVocab.from_counts`` / ``WordVocab.from_counts``, the
+rule of ``build``); a second pass writes the ids to a ``.npy`` file (temporary file +
+rename, so a killed run leaves nothing half-written). The result's ``ids`` is a
+read-only memory map: training cuts its windows straight from the file and the operating
+system keeps only the pages it reads.
 
 The file is kept in :func:`helpers.paths.encoded` with a JSON note beside it (every
 file's absolute path, size, modification time, inode and SHA-256 of its whole content,

@@ -337,9 +337,9 @@ def train(
             devices) with ``keras.distribution.DataParallel``; JAX backend only.
         init_from: start from a pretrained model (a zoo name, a bundle folder or a run
             folder) instead of random weights: its architecture and vocabulary, grown by
-            the tokens of ``text`` (a string or a path, not an encoded corpus) it lacks (``new_tokens="add"``) or with those mapped to
-            the unknown token (``"map"``); see :mod:`helpers.finetune`. A resumed run
-            continues from its own checkpoint.
+            the tokens of ``text`` (a string or a path, not an encoded corpus) it lacks
+            (``new_tokens="add"``) or with those mapped to the unknown token (``"map"``);
+            see :mod:`helpers.finetune`. A resumed run continues from its own checkpoint.
     """
     # every setting is checked now, before the lock, the corpus or any file is touched;
     # ``tc_asked`` is what a resumed run takes from the caller (a dict: its keys; a

@@ -384,7 +384,8 @@ def test_count_tokens_of_a_folder_equals_counting_its_text(tmp_path, vocab):
     d = tmp_path / "corpus"
     (d / "sub").mkdir(parents=True)
     (d / "a.txt").write_bytes((MIXED * 20).encode("utf-16"))
-    (d / "sub" / "b.md").write_bytes(("The The the \u201cCaf\u00e9\u201d.\r\n" * 30).encode("cp1252"))
+    legacy = "The The the \u201cCaf\u00e9\u201d.\r\n" * 30
+    (d / "sub" / "b.md").write_bytes(legacy.encode("cp1252"))
     (d / "bin.txt").write_bytes(b"\x00\x01binary" * 20)  # skipped, as read_texts skips it
     text = read_texts(d)
     expected = Counter(vocab.tokenize(text))
