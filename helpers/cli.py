@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 # Only modules of the standard library and the package's light floors here: `sample` and
 # `data` start in a fraction of a second. What imports NumPy, h5py or Keras (zoo, train,
@@ -41,7 +42,7 @@ from .settings import (
     add_flags,
     values_from_args,
 )
-from .textio import CorpusError, display_path, read_text, read_texts
+from .textio import CorpusError, display_path, read_text
 
 __all__ = ["main", "build_parser"]
 
@@ -261,33 +262,21 @@ def _train_settings(args) -> tuple[dict, dict, object, list[str]]:
 
 def cmd_train(args) -> int:
     # NumPy and Keras: the training commands import them, not the command line
-    from .corpus_cache import EncodedCorpus, encode_corpus
+    from .corpus_cache import load_corpus
     from .train import train
-    from .vocab import CharVocab, WordVocab
 
     vc = VocabConfig(**values_from_args(VocabConfig, args))
     mc, tc, recipe, notes = _train_settings(args)
     if args.init_from:
-        return _fine_tune(args, read_texts(args.corpus), mc, tc)
+        return _fine_tune(args, Path(args.corpus), mc, tc)
     t0 = time.perf_counter()
-    if os.environ.get("TEXTGEN_CORPUS_CACHE", "1") == "0":
-        # the whole text in memory, as before the cache (kept to compare, see bench/)
-        text = read_texts(args.corpus)
-        if vc.word_level:
-            vocab = WordVocab.build(text, max_words=vc.max_words, min_count=vc.min_count)
-        else:
-            vocab = CharVocab.build(text, min_count=vc.min_count)
-        corpus = EncodedCorpus.from_text(text, vocab)
-        how = "read into memory"
-    else:
-        # encoded once in chunks, memory-mapped, and reused by the next run on this corpus
-        corpus = encode_corpus(args.corpus, word_level=vc.word_level,
-                               max_words=vc.max_words, min_count=vc.min_count)
-        vocab = corpus.vocab
-        how = (f"{'reused' if corpus.reused else 'encoded into'} "
-               f"{display_path(corpus.cache)}")
+    # load_corpus decides how: encoded once in chunks into the cache and reused by the next
+    # run on this corpus, or read into memory (TEXTGEN_CORPUS_CACHE=0)
+    corpus = load_corpus(Path(args.corpus), word_level=vc.word_level,
+                         max_words=vc.max_words, min_count=vc.min_count)
+    vocab = corpus.vocab
     print(f"# corpus ready in {time.perf_counter() - t0:.2f} s: {len(corpus):,} tokens, "
-          f"{how}", file=sys.stderr, flush=True)
+          f"{corpus.how}", file=sys.stderr, flush=True)
     if recipe is not None:
         print(f"# recipe {recipe.name}: {recipe.what} (measured: {recipe.measured})",
               file=sys.stderr, flush=True)
@@ -300,13 +289,15 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _fine_tune(args, text: str, mc: dict, tc: dict) -> int:
+def _fine_tune(args, corpus: os.PathLike, mc: dict, tc: dict) -> int:
     from .train import train
 
+    # the corpus as a path: train() counts it for the pretrained vocabulary to grow, then
+    # encodes it through the corpus cache (helpers.corpus_cache.load_corpus)
     # mc: only what was asked (the pretrained model decides the rest)
     if args.word_level:
         print("# --word-level is decided by the pretrained model's vocabulary", file=sys.stderr)
-    r = train(text, args.run_dir, mc, tc, documents=_documents_flag(args),
+    r = train(corpus, args.run_dir, mc, tc, documents=_documents_flag(args),
               resume=not args.fresh, resume_from=args.resume_from, prompt=args.prompt,
               init_from=args.init_from, new_tokens=args.new_tokens)
     print(r)

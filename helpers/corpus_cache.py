@@ -1,17 +1,27 @@
-"""Corpora larger than memory: encode a text file (or folder) once, in chunks, into a
-memory-mapped ``.npy`` array of token ids that later runs reuse.
+"""From a corpus to token ids, in one place: :func:`load_corpus`. Corpora larger than
+memory are encoded once, in chunks, into a memory-mapped ``.npy`` array of token ids that
+later runs reuse.
 
->>> corpus = encode_corpus("big.txt")            # doctest: +SKIP
->>> corpus.ids[:10], corpus.vocab                # a read-only np.memmap  # doctest: +SKIP
+>>> corpus = load_corpus(Path("big.txt"))        # doctest: +SKIP
+>>> corpus.ids[:10], corpus.vocab, corpus.how    # a read-only np.memmap  # doctest: +SKIP
+
+:func:`load_corpus` takes the text itself (a ``str``) or a file or folder (a path), and a
+vocabulary or none (one is counted), and decides how: a text is encoded in memory, a path
+through the cache of :func:`encode_corpus` (or read into memory with
+``TEXTGEN_CORPUS_CACHE=0``, the way before the cache, kept to compare). The training
+command, :func:`helpers.train.train` and fine-tuning (:func:`count_tokens` counts the
+corpus that a pretrained vocabulary grows from) all go through it.
 
 :func:`encode_corpus` reads the corpus a few MB at a time and decodes each file
-incrementally by the rules of :func:`helpers.textio.read_texts` (UTF-8 with or without a
-BOM, UTF-16 with a BOM, else Windows-1252 and then Latin-1; ``\\r\\n`` and ``\\r`` become
-``\\n``; binary and blank files are refused, or skipped inside a folder; a folder's files
-are joined by a blank line). Without a vocabulary it counts one in a first pass; a second
-pass writes the ids to a ``.npy`` file (temporary file + rename, so a killed run leaves
-nothing half-written). The result's ``ids`` is a read-only memory map: training cuts its
-windows straight from the file and the operating system keeps only the pages it reads.
+incrementally by the rules of :func:`helpers.textio.read_texts` (the codecs of
+:func:`helpers.textio.text_codecs`; ``\\r\\n`` and ``\\r`` become ``\\n``; binary and
+blank files are refused, or skipped inside a folder; a folder's files are joined by a
+blank line; the files of :func:`helpers.textio.text_files`). Without a vocabulary it
+counts one in a first pass (``CharVocab.from_counts`` / ``WordVocab.from_counts``, the
+rule of ``build``); a second pass writes the ids to a ``.npy`` file (temporary file +
+rename, so a killed run leaves nothing half-written). The result's ``ids`` is a
+read-only memory map: training cuts its windows straight from the file and the operating
+system keeps only the pages it reads.
 
 The file is kept in :func:`helpers.paths.encoded` with a JSON note beside it (every
 file's absolute path, size, modification time, inode and SHA-256 of its whole content,
@@ -47,17 +57,26 @@ import numpy as np
 from . import paths
 from .limits import open_regular, read_json, shown
 from .textio import (
+    SNIFF_BYTES,
     TEXT_SUFFIXES,
     CorpusError,
-    _looks_binary,
     atomic_path,
     atomic_write_json,
+    binary_message,
     display_path,
+    looks_binary,
+    read_texts,
+    remove_stale_temps,
+    text_codecs,
     text_files,
+    utf16_message,
 )
-from .vocab import END, START, UNK, CharVocab, Vocab, WordVocab, load_vocab
+from .vocab import CharVocab, Vocab, WordVocab, load_vocab
 
-__all__ = ["EncodedCorpus", "encode_corpus", "corpus_files", "FORMAT_VERSION"]
+__all__ = ["EncodedCorpus", "load_corpus", "encode_corpus", "count_tokens", "CACHE_ENV",
+           "FORMAT_VERSION"]
+
+CACHE_ENV = "TEXTGEN_CORPUS_CACHE"  # "0": a corpus path is read into memory, not cached
 
 FORMAT_VERSION = 2  # 2: whole-file SHA-256 and inode in the note (1: first and last MB)
 CHUNK_BYTES = 4 << 20  # bytes read at a time: small next to the corpus, big enough to be fast
@@ -66,8 +85,7 @@ _HASH_BYTES = 1 << 22  # read at a time to hash a corpus file
 _STREAMED = 1 << 62  # no size budget for a file read in chunks (memory stays small)
 # the longest line a word-level encoding holds while it waits for the line's end
 MAX_LINE_CHARS = 64 << 20
-_SNIFF_BYTES = 65536  # what decode_text inspects for binary content
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_STALE_S = 3600  # a temporary file this old in the cache is a killed encoding's
 
 
 @dataclass(eq=False)
@@ -76,7 +94,8 @@ class EncodedCorpus:
 
     ``ids`` is a read-only ``np.memmap`` of ``cache`` when it came from
     :func:`encode_corpus`, or an ordinary array (``cache`` is None) from :meth:`from_text`.
-    :func:`helpers.train.train` accepts it in place of the text.
+    :func:`helpers.train.train` accepts it in place of the text; :attr:`how` says how it
+    was made.
     """
 
     ids: np.ndarray
@@ -94,33 +113,91 @@ class EncodedCorpus:
         return (f"EncodedCorpus(tokens={len(self.ids):,}, vocab={type(self.vocab).__name__}"
                 f"(size={len(self.vocab)}){where}, reused={self.reused})")
 
+    @property
+    def how(self) -> str:
+        """How it was made, for a progress line: reused from or encoded into its cache
+        file, or read into memory."""
+        if self.cache is None:
+            return "read into memory"
+        return f"{'reused' if self.reused else 'encoded into'} {display_path(self.cache)}"
+
     @classmethod
-    def from_text(cls, text: str, vocab: Vocab | None = None) -> EncodedCorpus:
-        """Encode ``text`` in memory (a character vocabulary is built when none is given)."""
+    def from_text(cls, text: str, vocab: Vocab | None = None, *, word_level: bool = False,
+                  max_words: int = 10000, min_count: int = 1, source: Path | None = None
+                  ) -> EncodedCorpus:
+        """Encode ``text`` in memory; without a vocabulary, one is counted from it as
+        :func:`encode_corpus` counts one (characters, or with ``word_level`` words)."""
         t0 = time.perf_counter()
         if not text or not text.strip():
             raise CorpusError("The corpus is empty: nothing to train on.")
-        vocab = vocab or CharVocab.build(text)
-        return cls(vocab.encode(text, errors="unk"), vocab,
+        if vocab is None:
+            vocab = (WordVocab.build(text, max_words, min_count) if word_level
+                     else CharVocab.build(text, min_count))
+        return cls(vocab.encode(text, errors="unk"), vocab, source,
                    seconds=time.perf_counter() - t0)
 
 
-def corpus_files(path: str | os.PathLike, suffixes: tuple[str, ...] = TEXT_SUFFIXES
-                 ) -> list[Path]:
-    """The files :func:`helpers.textio.read_texts` reads for ``path``, in its order: the
-    file itself, or a folder's text files (by suffix, no hidden files or corpus notes)."""
-    # the same walk as read_texts: the two must agree for the ids to match its text
-    return text_files(path, suffixes)
+def load_corpus(source: str | os.PathLike, vocab: Vocab | None = None, *,
+                word_level: bool = False, max_words: int = 10000, min_count: int = 1,
+                cache: bool | None = None, suffixes: tuple[str, ...] = TEXT_SUFFIXES,
+                separator: str = "\n\n", **cache_options) -> EncodedCorpus:
+    """A corpus as token ids and their vocabulary: the one way there.
+
+    Args:
+        source: the corpus. A ``str`` is the text itself; a path (:class:`pathlib.Path`,
+            or any ``os.PathLike``) is a text file or a folder of them. A file name as a
+            ``str`` is text, never guessed at: wrap it in ``Path``.
+        vocab: the vocabulary to encode with; without one, one is counted from the
+            corpus (``CharVocab.build(text, min_count)``, or with ``word_level``
+            ``WordVocab.build(text, max_words, min_count)``).
+        cache: how a path is read: encoded in chunks into a memory-mapped array that the
+            next run reuses (:func:`encode_corpus`; ``cache_options`` go to it), or read
+            whole into memory and encoded there. ``None`` (the default) asks the
+            environment: ``TEXTGEN_CORPUS_CACHE=0`` reads into memory, anything else
+            caches. A text is always encoded in memory.
+
+    The ids are the same either way; :attr:`EncodedCorpus.how` says which way it went.
+    """
+    if isinstance(source, str):
+        return EncodedCorpus.from_text(source, vocab, word_level=word_level,
+                                       max_words=max_words, min_count=min_count)
+    if not isinstance(source, os.PathLike):
+        raise TypeError(f"a corpus is a str of text or a path, not {type(source).__name__}")
+    if cache is None:
+        cache = os.environ.get(CACHE_ENV, "1") != "0"
+    if cache:
+        return encode_corpus(source, vocab, word_level=word_level, max_words=max_words,
+                             min_count=min_count, suffixes=suffixes, separator=separator,
+                             **cache_options)
+    return EncodedCorpus.from_text(read_texts(source, suffixes, separator), vocab,
+                                   word_level=word_level, max_words=max_words,
+                                   min_count=min_count, source=Path(source))
+
+
+def count_tokens(source: str | os.PathLike, vocab: Vocab, *, progress: bool = True,
+                 suffixes: tuple[str, ...] = TEXT_SUFFIXES, separator: str = "\n\n",
+                 chunk_bytes: int = CHUNK_BYTES) -> dict[str, int]:
+    """How often each token of ``source`` occurs, cut by ``vocab``'s tokenizer (known to
+    ``vocab`` or not), in order of first appearance: what a pretrained vocabulary grows
+    from (:func:`helpers.finetune.grow_vocab`). ``source`` is a text or a path, as for
+    :func:`load_corpus`; a path is read in chunks, as :func:`encode_corpus` reads it, so
+    memory stays small whatever the corpus size."""
+    if isinstance(source, str):
+        return dict(Counter(vocab.tokenize(source)))
+    src = Path(source)
+    if not _streamable(vocab):
+        return dict(Counter(vocab.tokenize(read_texts(src, suffixes, separator))))
+    files = text_files(src, suffixes)
+    counter = _counter(vocab, word_level=False)
+    bar = _Bytes(sum(f.stat().st_size for f in files), f"counting {src.name}", progress)
+    try:
+        _stream(src, files, counter, chunk_bytes, separator, bar)
+    finally:
+        bar.close()
+    return counter.total()
 
 
 # --- reading in chunks ----------------------------------------------------------------
-
-
-def _encodings(head: bytes) -> tuple[str, ...]:
-    """The codecs to try, in order, for a file starting with ``head`` (decode_text's)."""
-    if head.startswith(_UTF16_BOMS):
-        return ("utf-16",)
-    return ("utf-8-sig", "cp1252", "latin-1")
 
 
 def _pieces(f: Path, encoding: str, chunk_bytes: int, on_bytes: Callable[[int], None]
@@ -215,30 +292,27 @@ class _CharCounter(_Sink):
             self.counts[c] = self.counts.get(c, 0) + n
         self._stage = {}
 
-    def vocab(self, min_count: int) -> CharVocab:
-        """What ``CharVocab.build(text, min_count)`` makes of the same text."""
+    def total(self) -> dict[str, int]:
+        """The counts of everything written (``Counter(text)`` of the same text)."""
         self.finish()
         self._commit()
-        if not self.counts:
-            raise CorpusError("Cannot build a vocabulary from an empty corpus.")
-        kept = sorted(c for c, n in self.counts.items()
-                      if n >= min_count and c not in (START, END, UNK))
-        return CharVocab([START, END, UNK] + kept, counts=self.counts)
+        return self.counts
 
 
 class _WordCounter(_Sink):
-    """Counts the tokens of :class:`WordVocab`, whole lines at a time."""
+    """Counts the tokens of a :class:`WordVocab` (of ``vocab``'s tokenizer, else the
+    default one), whole lines at a time."""
 
     lines = True
 
-    def __init__(self):
+    def __init__(self, vocab: Vocab | None = None):
         super().__init__()
-        self._probe = WordVocab(["<unk>", "<s>", "</s>"])
+        self._tokenize = (vocab or WordVocab.probe()).tokenize
         self.counts: Counter = Counter()
         self._stage: Counter = Counter()
 
     def _take(self, text: str) -> None:
-        self._stage.update(self._probe.tokenize(text))
+        self._stage.update(self._tokenize(text))
 
     def mark(self):
         self.counts.update(self._stage)
@@ -248,15 +322,19 @@ class _WordCounter(_Sink):
     def rewind(self, token) -> None:
         self._stage, self._rest = Counter(), token
 
-    def vocab(self, max_words: int, min_count: int) -> WordVocab:
-        """What ``WordVocab.build(text, max_words, min_count)`` makes of the same text."""
+    def total(self) -> dict[str, int]:
+        """The counts of everything written (``Counter(tokenize(text))``)."""
         self.finish()
         self.mark()
-        counts = self.counts
-        for s in ("<unk>", "<s>", "</s>"):
-            counts.pop(s, None)
-        kept = [w for w, n in counts.most_common(max(0, max_words - 3)) if n >= min_count]
-        return WordVocab(["<unk>", "<s>", "</s>"] + kept, counts=dict(counts))
+        return dict(self.counts)
+
+
+def _counter(vocab: Vocab | None, word_level: bool) -> _CharCounter | _WordCounter:
+    """The sink that counts the tokens of ``vocab``'s tokenizer (without one: characters,
+    or with ``word_level`` the default words)."""
+    if vocab is None:
+        return _WordCounter() if word_level else _CharCounter()
+    return _CharCounter() if type(vocab).tokenize is CharVocab.tokenize else _WordCounter(vocab)
 
 
 class _IdWriter(_Sink):
@@ -312,15 +390,13 @@ def _stream(src: Path, files: list[Path], sink: _Sink, chunk_bytes: int, separat
     skipped: list[str] = []
     for f in files:
         with open_regular(f, _STREAMED) as fh:
-            head = fh.read(_SNIFF_BYTES)
-        if not head.startswith(_UTF16_BOMS) and _looks_binary(head):
+            head = fh.read(SNIFF_BYTES)
+        if looks_binary(head):
             if single:
-                raise CorpusError(
-                    f"{shown(f)} looks like a binary file, not text (it has NUL or "
-                    "control bytes). Give a plain-text file (.txt, .md, .py, .csv, ...).")
+                raise CorpusError(binary_message(shown(f)))
             skipped.append(shown(f.name))
             continue
-        codecs_to_try = (plan[f],) if plan is not None else _encodings(head)
+        codecs_to_try = (plan[f],) if plan is not None else text_codecs(head)
         for k, encoding in enumerate(codecs_to_try):
             token, consumed = sink.mark(), [0]
 
@@ -353,8 +429,7 @@ def _stream(src: Path, files: list[Path], sink: _Sink, chunk_bytes: int, separat
                     # only a BOM's UTF-16 can fail last (Latin-1 decodes any byte); as
                     # decode_text, it is refused, or skipped inside a folder
                     if single:
-                        raise CorpusError(f"{shown(f)} starts like UTF-16 text but is not "
-                                          "valid UTF-16; is it damaged?") from None
+                        raise CorpusError(utf16_message(shown(f))) from None
                     content = None
         if content is None:
             skipped.append(shown(f.name))
@@ -491,20 +566,6 @@ def _map(npy: Path) -> np.ndarray:
     return ids
 
 
-def _remove_stale_temps(folder: Path, names: tuple[str, ...], age_s: float = 3600) -> None:
-    """Delete temporary files a killed encoding left behind. Only old ones: a training
-    started beside this one may be writing its own right now (an encoding in progress
-    writes all the time, so its file is never an hour old)."""
-    now = time.time()
-    for name in names:
-        for tmp in folder.glob(f".{name}.*"):
-            try:
-                if now - tmp.stat().st_mtime > age_s:
-                    tmp.unlink()
-            except OSError:
-                pass  # gone already, or not ours to delete
-
-
 def _note(msg: str) -> None:
     print(f"note: {msg}", file=sys.stderr, flush=True)
 
@@ -589,7 +650,7 @@ def encode_corpus(
     src = Path(path)
     if chunk_bytes < 1:
         raise ValueError("chunk_bytes must be at least 1")
-    files = corpus_files(src, suffixes)
+    files = text_files(src, suffixes)
     if not files:
         raise CorpusError(f"No text files found under {shown(src)}.")
     spec = _vocab_spec(vocab, word_level, max_words, min_count)
@@ -608,18 +669,20 @@ def encode_corpus(
                              seconds=time.perf_counter() - t0)
 
     folder.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(folder, (npy.name, meta_p.name, vocab_p.name))
+    # only old ones: a training started beside this one may be writing its own right now
+    remove_stale_temps(folder, (npy.name, meta_p.name, vocab_p.name), min_age_s=_STALE_S)
     total = sum(s[1] for s in key["files"])  # bytes, for the progress bars
     plan = None
     if vocab is None:  # first pass: count the vocabulary
-        counter = _WordCounter() if word_level else _CharCounter()
+        counter = _counter(None, word_level)
         bar = _Bytes(total, f"counting {src.name}", progress)
         try:
             plan = _stream(src, files, counter, chunk_bytes, separator, bar)
         finally:
             bar.close()
-        vocab = (counter.vocab(max_words, min_count) if word_level
-                 else counter.vocab(min_count))
+        counts = counter.total()  # the rule from counts to a vocabulary is the vocab's
+        vocab = (WordVocab.from_counts(counts, max_words, min_count) if word_level
+                 else CharVocab.from_counts(counts, min_count))
 
     try:
         n = _write(src, files, plan, vocab, npy, chunk_bytes, separator, suffixes, total,
@@ -658,8 +721,6 @@ def _write(src: Path, files: list[Path], plan: dict[Path, str] | None, vocab: Vo
                 bar.close()
             n = writer.n
         else:
-            from .textio import read_texts
-
             ids = vocab.encode(read_texts(src, suffixes, separator), errors="unk")
             fh.write(memoryview(np.ascontiguousarray(ids, dtype=vocab.dtype)))
             n = len(ids)

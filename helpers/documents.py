@@ -8,7 +8,9 @@ there. Whether a corpus file is wrapped travels with it: :func:`write_corpus` wr
 :func:`corpus_info` reads it back, so ``python -m helpers train data/hn.txt`` knows
 without a ``--documents`` flag.
 
-Nothing here imports more than the standard library and :mod:`helpers.textio`.
+Nothing here imports more than the standard library and :mod:`helpers.limits` when it
+loads: :mod:`helpers.textio` takes :data:`SIDECAR_SUFFIX` from here (its walk of a corpus
+folder skips the notes), so :func:`write_corpus` fetches textio's atomic writers when called.
 """
 
 from __future__ import annotations
@@ -18,14 +20,19 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .limits import read_json
-from .textio import atomic_write_json, atomic_write_text
 
-__all__ = ["START", "END", "UNK", "SPECIALS", "SIDECAR_SUFFIX", "clean", "wrap", "split",
-           "write_corpus", "corpus_info", "sidecar_path"]
+__all__ = ["START", "END", "UNK", "SPECIALS", "WORD_START", "WORD_END", "WORD_UNK",
+           "WORD_SPECIALS", "SIDECAR_SUFFIX", "clean", "wrap", "split", "write_corpus",
+           "corpus_info", "sidecar_path"]
 
-# The seed blog post's choice: control characters no real text uses.
+# The seed blog post's choice: control characters no real text uses. A character
+# vocabulary's first three ids, in this order.
 START, END, UNK = "\x02", "\x03", "\x04"
 SPECIALS = (START, END, UNK)
+# The same three as a word vocabulary spells them (its tokenizer turns START and END in a
+# text into these words); its first three ids are unknown, start, end, in that order.
+WORD_START, WORD_END, WORD_UNK = "<s>", "</s>", "<unk>"
+WORD_SPECIALS = (WORD_UNK, WORD_START, WORD_END)
 SIDECAR_SUFFIX = ".corpus.json"
 
 
@@ -63,6 +70,8 @@ def write_corpus(path: str | os.PathLike, text: str, documents: bool,
     source, statistics), both atomically. ``force=None`` (the Python API) replaces an
     earlier corpus; ``False``/``True`` follow the rule of a path a user named
     (:mod:`helpers.outputs`: a new file only, or the old one kept as ``.previous``)."""
+    from .textio import atomic_write_json, atomic_write_text
+
     if force is None:
         atomic_write_text(path, text)
     else:

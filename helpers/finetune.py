@@ -3,7 +3,10 @@
 ``train(text, run_dir, init_from="novels_char")`` calls :func:`start_from`, which
 
 1. loads the pretrained model (a zoo name, a bundle folder or a training run folder);
-2. compares the new text's tokens with the pretrained vocabulary: tokens it lacks are
+2. counts the new corpus's tokens (a text, or a file or folder read in chunks by
+   :func:`helpers.corpus_cache.count_tokens`, so a corpus larger than memory can be
+   fine-tuned on and then encoded through the corpus cache) and compares them with the
+   pretrained vocabulary: tokens it lacks are
    either **added** (new rows of the embedding and the output layer) or **mapped** to
    the unknown token (``new_tokens="add"`` or ``"map"``);
 3. builds the same architecture for the grown vocabulary and copies every weight over.
@@ -20,11 +23,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .corpus_cache import count_tokens
 from .errors import TextgenError
 from .settings import ModelConfig
 from .vocab import Vocab, WordVocab
@@ -80,16 +85,17 @@ def _load_pretrained(init_from: str | os.PathLike):
     return m.model, m.vocab, m.meta, "run" if is_run else "zoo"
 
 
-def grow_vocab(vocab: Vocab, text: str, new_tokens: str = "add", min_count: int = 1
-               ) -> tuple[Vocab, list[str], int]:
-    """The vocabulary for ``text``: ``vocab`` plus the tokens of ``text`` it lacks
-    (``"add"``; seen at least ``min_count`` times, and for words at most
+def grow_vocab(vocab: Vocab, text: str | Mapping[str, int], new_tokens: str = "add",
+               min_count: int = 1) -> tuple[Vocab, list[str], int]:
+    """The vocabulary for ``text`` (a text, or how often each of its tokens occurs, as
+    :func:`helpers.corpus_cache.count_tokens` counts them): ``vocab`` plus the tokens of
+    ``text`` it lacks (``"add"``; seen at least ``min_count`` times, and for words at most
     ``MAX_NEW_WORDS`` of the most frequent) or ``vocab`` itself (``"map"``: they become
     the unknown token). Returns (vocabulary, tokens added, occurrences mapped to unknown).
     Old ids never move, so the pretrained weights keep their meaning."""
     if new_tokens not in NEW_TOKENS:
         raise ValueError(f"new_tokens must be one of {NEW_TOKENS}, not {new_tokens!r}")
-    counts = Counter(vocab.tokenize(text))
+    counts = Counter(vocab.tokenize(text)) if isinstance(text, str) else text
     missing = {t: n for t, n in counts.items() if t not in vocab.index}
     added: list[str] = []
     if new_tokens == "add":
@@ -136,10 +142,13 @@ def transfer_weights(src, dst, n_old: int) -> None:
     put("logits", 1)  # kernel (units, vocab): grow the columns; bias (vocab,)
 
 
-def start_from(init_from: str | os.PathLike, text: str, model_config: dict | None = None,
-               new_tokens: str = "add", min_count: int = 1, precision: str = "float32"
-               ) -> Start:
+def start_from(init_from: str | os.PathLike, text: str | os.PathLike,
+               model_config: dict | None = None, new_tokens: str = "add", min_count: int = 1,
+               precision: str = "float32") -> Start:
     """Load ``init_from`` and make the model and vocabulary that train ``text`` from it.
+
+    ``text`` is the new corpus: a ``str`` of text, or a path to a text file or folder
+    (read in chunks: see :func:`helpers.corpus_cache.load_corpus` for the rule).
 
     ``model_config`` may only repeat the pretrained architecture (a different ``units``,
     ``layers``, ``cell`` or ``embed_dim`` is refused, naming the setting) or change
@@ -161,7 +170,8 @@ def start_from(init_from: str | os.PathLike, text: str, model_config: dict | Non
     unknown = set(asked) - set(ARCHITECTURE) - {"dropout"}
     if unknown:
         raise FineTuneError(f"Unknown model setting(s) {sorted(unknown)}.")
-    grown, added, mapped = grow_vocab(vocab, text, new_tokens, min_count)
+    grown, added, mapped = grow_vocab(vocab, count_tokens(text, vocab), new_tokens,
+                                      min_count)
     cfg = dataclasses.replace(base, vocab_size=len(grown),
                               dropout=asked.get("dropout", base.dropout))
     model = build_model(ModelConfig.from_dict(cfg.to_dict()), precision=precision)

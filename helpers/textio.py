@@ -14,9 +14,11 @@ import json
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .documents import SIDECAR_SUFFIX
 from .errors import TextgenError
 from .limits import MAX_TEXT_BYTES, InputRefused, read_bytes, require_regular, shown
 from .paths import ROOT, display_path  # noqa: F401 (importable from here, as before)
@@ -30,13 +32,15 @@ __all__ = [
     "atomic_write_text",
     "remove_stale_temps",
     "decode_text",
+    "text_codecs",
+    "looks_binary",
+    "binary_message",
+    "utf16_message",
     "sha256_file",
     "read_text",
     "read_texts",
     "text_files",
 ]
-
-
 
 
 class CorpusError(TextgenError, ValueError):
@@ -71,14 +75,28 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
             tmp_path.unlink()
 
 
-def remove_stale_temps(folder: str | os.PathLike, names: tuple[str, ...]) -> list[Path]:
+def remove_stale_temps(folder: str | os.PathLike, names: tuple[str, ...],
+                       min_age_s: float = 0.0) -> list[Path]:
     """Delete temporary files that :func:`atomic_path` left for ``names`` in ``folder``
-    when its process was killed mid-write (the targets themselves are intact)."""
-    folder = Path(folder)
-    stale = [f for name in names for f in folder.glob(f".{name}.*") if f.is_file()]
-    for f in stale:
-        f.unlink()
-    return stale
+    when its process was killed mid-write (the targets themselves are intact); returns
+    those deleted.
+
+    ``min_age_s`` spares younger ones, for a folder no lock keeps to one process (the
+    corpus cache: a training started beside this one may be writing its own temporary
+    file right now, and a write in progress touches it all the time, so it is never that
+    old). A file gone already, or that cannot be deleted, is left (not ours to delete)."""
+    now = time.time()
+    removed = []
+    for name in names:
+        for f in Path(folder).glob(f".{name}.*"):
+            try:
+                if not f.is_file() or (min_age_s and now - f.stat().st_mtime < min_age_s):
+                    continue
+                f.unlink()
+            except OSError:
+                continue
+            removed.append(f)
+    return removed
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
@@ -114,9 +132,29 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
+SNIFF_BYTES = 65536  # how much of a file tells text from binary
+
+
+def text_codecs(head: bytes) -> tuple[str, ...]:
+    """The codecs a text file starting with ``head`` is decoded with, tried in this order:
+    UTF-16 when it starts with a UTF-16 byte-order mark, else UTF-8 (with or without its
+    BOM), then Windows-1252, then Latin-1 (which decodes any byte, so only UTF-16 fails)."""
+    if head.startswith(UTF16_BOMS):
+        return ("utf-16",)
+    return ("utf-8-sig", "cp1252", "latin-1")
+
+
+def looks_binary(head: bytes) -> bool:
+    """True when a file starting with ``head`` is not text: NUL bytes, or many control
+    bytes, among its first :data:`SNIFF_BYTES` (UTF-16, NULs and all, is text when it
+    starts with its byte-order mark)."""
+    return not head.startswith(UTF16_BOMS) and _looks_binary(head)
+
+
 def _looks_binary(data: bytes) -> bool:
     """True when ``data`` is not text: NUL bytes, or many control bytes."""
-    sample = data[:65536]
+    sample = data[:SNIFF_BYTES]
     if not sample:
         return False
     if b"\x00" in sample:
@@ -128,30 +166,32 @@ def _looks_binary(data: bytes) -> bool:
 def decode_text(data: bytes, name: str = "<bytes>") -> str:
     """Decode bytes of a text file to ``str`` with ``\\n`` line endings.
 
-    Tries UTF-8 (with or without BOM) and UTF-16 with a BOM, then falls back to
-    Windows-1252 / Latin-1 for legacy files. Raises :class:`CorpusError` for
-    binary data.
+    Tries the codecs of :func:`text_codecs` in order: UTF-16 with a BOM, else UTF-8
+    (with or without BOM), then Windows-1252 / Latin-1 for legacy files. Raises
+    :class:`CorpusError` for binary data.
     """
-    if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and _looks_binary(data):
-        raise CorpusError(
-            f"{name} looks like a binary file, not text (it has NUL or control bytes). "
-            "Give a plain-text file (.txt, .md, .py, .csv, ...)."
-        )
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if looks_binary(data):
+        raise CorpusError(binary_message(name))
+    for codec in text_codecs(data):
         try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError as e:  # a BOM, then bytes that are not UTF-16
-            raise CorpusError(f"{name} starts like UTF-16 text but is not valid UTF-16 "
-                              f"({e.reason} at byte {e.start}); is it damaged?") from None
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = data.decode("cp1252")
-            except UnicodeDecodeError:
-                text = data.decode("latin-1")
+            text = data.decode(codec)
+            break
+        except UnicodeDecodeError as e:
+            failed = e
+    else:  # a BOM, then bytes that are not UTF-16
+        raise CorpusError(utf16_message(name, f" ({failed.reason} at byte {failed.start})"))
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def binary_message(name: str) -> str:
+    """Why a binary file is refused as a corpus."""
+    return (f"{name} looks like a binary file, not text (it has NUL or control bytes). "
+            "Give a plain-text file (.txt, .md, .py, .csv, ...).")
+
+
+def utf16_message(name: str, detail: str = "") -> str:
+    """Why a file with a UTF-16 BOM but other bytes is refused as a corpus."""
+    return f"{name} starts like UTF-16 text but is not valid UTF-16{detail}; is it damaged?"
 
 
 def read_text(path: str | os.PathLike, allow_empty: bool = False) -> str:
@@ -175,7 +215,7 @@ TEXT_SUFFIXES = (".txt", ".md", ".rst", ".py", ".csv", ".json", ".html", ".tex",
 def text_files(path: str | os.PathLike, suffixes: tuple[str, ...] = TEXT_SUFFIXES
                ) -> list[Path]:
     """The files a corpus ``path`` stands for, in reading order: the file itself, or a
-    folder's text files by suffix (no hidden files, no ``.corpus.json`` notes), sorted.
+    folder's text files by suffix (no hidden files, no corpus notes), sorted.
 
     The one walk of a corpus folder (:func:`read_texts` and ``helpers.corpus_cache`` both
     use it). A subfolder that cannot be listed is an error naming it, never skipped in
@@ -207,7 +247,7 @@ def text_files(path: str | os.PathLike, suffixes: tuple[str, ...] = TEXT_SUFFIXE
             # the filter read_texts always had: by suffix, no hidden files, no notes
             if n.startswith(".") or f.suffix.lower() not in suffixes:
                 continue
-            if n.endswith(".corpus.json"):  # a corpus file's note (helpers.documents)
+            if n.endswith(SIDECAR_SUFFIX):  # a corpus file's note (helpers.documents)
                 continue
             try:
                 fst = f.stat()

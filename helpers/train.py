@@ -1,8 +1,12 @@
 """Train a model on a corpus, with checkpoints that survive a killed run.
 
 ``train(text, run_dir)`` does everything: builds (or reloads) the vocabulary,
-encodes the corpus once, splits it (first 90% train, last 10% validation), builds
-the model, and calls ``model.fit`` on random windows. Every epoch it
+encodes the corpus once (:func:`helpers.corpus_cache.load_corpus`), splits it (first 90%
+train, last 10% validation), builds the model, and calls ``model.fit`` on random windows.
+Read top to bottom: :func:`train` checks the settings; under the run folder's lock
+``_prepare`` settles everything that can refuse (resume point, settings, vocabulary,
+corpus, splits, model), ``_first_writes`` writes, and ``_fit`` plans the mode, gathers the
+callbacks and fits. Every epoch it
 
 * scores the whole validation split (loss in nats per token, and bits per token),
 * writes ``last.keras`` (model + optimizer, for resuming) and, when validation
@@ -31,18 +35,18 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .corpus_cache import EncodedCorpus
+from .corpus_cache import EncodedCorpus, load_corpus
 from .errors import TextgenError
 from .fused_rnn import fused_cpu_rnn
 from .model import CarryStateModel, RegularisedModel, build_model, config_of, count_params
-from .rundir import RunDir, RunDirError
+from .rundir import ResumePoint, RunDir, RunDirError
 from .settings import ModelConfig, TrainConfig
-from .textio import CorpusError, display_path
-from .vocab import CharVocab, Vocab
+from .textio import CorpusError, display_path, text_files
+from .vocab import Vocab
 from .windows import SequentialWindows, StreamDataset, WindowDataset, split_ids
 
-__all__ = ["TrainConfig", "TrainResult", "train", "compile_model", "prepare_ids",
-           "time_cosine_lr", "enable_data_parallel"]
+__all__ = ["TrainConfig", "TrainResult", "train", "compile_model", "time_cosine_lr",
+           "enable_data_parallel"]
 
 LN2 = math.log(2.0)
 
@@ -115,13 +119,6 @@ def enable_data_parallel(batch_size: int | None = None) -> list[str]:
         raise ValueError(f"batch_size {batch_size} must be divisible by the {len(devices)} devices")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return devices
-
-
-def prepare_ids(text: str, vocab: Vocab) -> np.ndarray:
-    """Encode a corpus once, compactly (uint8 for up to 256 tokens)."""
-    if not text or not text.strip():
-        raise CorpusError("The corpus is empty: nothing to train on.")
-    return vocab.encode(text, errors="unk")
 
 
 class _Clock:
@@ -292,7 +289,7 @@ def _plan(model: keras.Model, tc: TrainConfig, train_ids: np.ndarray, val: Seque
 
 
 def train(
-    text: str | EncodedCorpus,
+    text: str | os.PathLike | EncodedCorpus,
     run_dir: str | os.PathLike = "runs/latest",
     model_config: ModelConfig | dict | None = None,
     train_config: TrainConfig | dict | None = None,
@@ -309,10 +306,13 @@ def train(
     """Train (or resume training) a model on ``text``; see the module docstring.
 
     Args:
-        text: the corpus: a string, or an :class:`~helpers.corpus_cache.EncodedCorpus`
-            (from :func:`~helpers.corpus_cache.encode_corpus`, ids and vocabulary, which
-            may be a memory map of a corpus larger than memory: the splits and windows
-            read it in place).
+        text: the corpus: a string of text, a path to a text file or folder (a
+            :class:`pathlib.Path`; encoded through the corpus cache), or an
+            :class:`~helpers.corpus_cache.EncodedCorpus` (from
+            :func:`~helpers.corpus_cache.load_corpus`: ids and vocabulary, which may be a
+            memory map of a corpus larger than memory: the splits and windows read it in
+            place). A text or a path goes through :func:`~helpers.corpus_cache.load_corpus`
+            once the vocabulary is known.
         run_dir: where checkpoints, vocabulary and history go. If it holds an
             unfinished run with the same vocabulary, training continues from it.
         model_config: network sizes (``vocab_size`` is filled in for you).
@@ -326,7 +326,7 @@ def train(
             another value is refused, naming it. Between "constant" and "cosine-time" the
             learning rate may change; "cosine" keeps decaying over the steps planned at
             the first start.
-        vocab: defaults to a character vocabulary built from ``text``.
+        vocab: defaults to a character vocabulary counted from ``text``.
         documents: ``text`` is documents wrapped in start/end tokens (postings, tweets).
         resume: continue the run in ``run_dir`` if there is one. ``False`` starts over
             and moves the old run's files to ``run_dir/previous/`` (nothing is deleted).
@@ -337,27 +337,31 @@ def train(
             devices) with ``keras.distribution.DataParallel``; JAX backend only.
         init_from: start from a pretrained model (a zoo name, a bundle folder or a run
             folder) instead of random weights: its architecture and vocabulary, grown by
-            the tokens of ``text`` it lacks (``new_tokens="add"``) or with those mapped to
-            the unknown token (``"map"``); see :mod:`helpers.finetune`. A resumed run
-            continues from its own checkpoint.
+            the tokens of ``text`` (a string or a path, not an encoded corpus) it lacks
+            (``new_tokens="add"``) or with those mapped to the unknown token (``"map"``);
+            see :mod:`helpers.finetune`. A resumed run continues from its own checkpoint.
     """
     # every setting is checked now, before the lock, the corpus or any file is touched;
-    # ``asked`` is what a resumed run takes from the caller (a dict: its keys; a
+    # ``tc_asked`` is what a resumed run takes from the caller (a dict: its keys; a
     # TrainConfig: all of it), the rest comes from the run's config.json
     if isinstance(train_config, TrainConfig):
-        tc, asked = train_config, train_config.to_dict()
+        tc, tc_asked = train_config, train_config.to_dict()
     else:
-        asked = dict(train_config or {})
-        tc = TrainConfig.from_dict(asked)
-    asked_model = _check_model_config(model_config)
+        tc_asked = dict(train_config or {})
+        tc = TrainConfig.from_dict(tc_asked)
+    model_asked = _check_model_config(model_config)
     if resume_from not in ("last", "best"):
         raise ValueError("resume_from must be 'last' or 'best'")
     _check_combination(tc, data_parallel)
+    if not isinstance(text, (str, EncodedCorpus)):  # a path: missing or unreadable files
+        text_files(text)  # are refused now too, before the run folder is made
     run = RunDir(run_dir)
     with run.lock():  # nothing in the folder is touched before this
-        return _train_locked(text, run, model_config, tc, asked, asked_model, vocab,
-                             documents, resume, resume_from, prompt, callbacks,
-                             data_parallel, init_from, new_tokens)
+        job = _prepare(run, text, vocab, model_config, tc, tc_asked, model_asked,
+                       resume_from if resume else None, data_parallel, init_from,
+                       new_tokens)
+        _first_writes(run, job, documents, fresh=not resume)
+        return _fit(run, job, documents, prompt, callbacks)
 
 
 def _check_model_config(model_config) -> dict:
@@ -408,51 +412,109 @@ def _resumed_settings(run: RunDir, tc_asked: dict, model_asked: dict,
     return tc
 
 
-def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, tc_asked: dict,
-                  model_asked: dict, vocab, documents: bool, resume: bool, resume_from: str,
-                  prompt: str, callbacks, data_parallel: bool, init_from,
-                  new_tokens: str) -> TrainResult:
-    point = run.resume_point(resume_from) if resume else None
+@dataclass
+class _Job:
+    """A training settled before its first write: the settings it trains with, its
+    vocabulary, data and model, the checkpoint it resumes (None: a new run) and where its
+    weights started (a pretrained model's record, or None)."""
+
+    tc: TrainConfig
+    vocab: Vocab
+    model: keras.Model
+    train_ids: np.ndarray
+    val: SequentialWindows
+    point: ResumePoint | None = None
+    init: dict | None = None
+
+    @property
+    def initial_epoch(self) -> int:
+        return self.point.epoch if self.point is not None else 0
+
+    @property
+    def best(self) -> float:
+        return self.point.best_val_loss if self.point is not None else math.inf
+
+    @property
+    def elapsed0(self) -> float:
+        return self.point.elapsed_seconds if self.point is not None else 0.0
+
+
+def _prepare(run: RunDir, text, vocab: Vocab | None, model_config, tc: TrainConfig,
+             tc_asked: dict, model_asked: dict, resume_from: str | None, data_parallel: bool,
+             init_from, new_tokens: str) -> _Job:
+    """Everything that can refuse, in this order, before anything is written: the resume
+    point and the settings it continues with, the vocabulary, the corpus and its splits,
+    the model. ``resume_from`` is None for a fresh start."""
+    point = run.resume_point(resume_from) if resume_from is not None else None
     if point is not None:  # the settings it continues with, checked before any write
         tc = _resumed_settings(run, tc_asked, model_asked, data_parallel)
         run.read_samples()  # a damaged samples.json is refused now, not after an epoch
     keras.utils.set_random_seed(tc.seed)
     if data_parallel:
         enable_data_parallel(tc.batch_size)
+    vocab = _known_vocab(run, point, text, vocab)
+    start = None
+    if point is None and init_from is not None:
+        start = _pretrained(init_from, text, vocab, model_config, new_tokens, tc.precision)
+        vocab = start.vocab
+    corpus = text if isinstance(text, EncodedCorpus) else load_corpus(text, vocab)
+    vocab = vocab if vocab is not None else corpus.vocab
+    train_ids, val = _splits(corpus.ids, tc, data_parallel)
+    if point is not None:
+        model, init = _resumed_model(run, point, tc), run.read_config().get("init_from")
+    elif start is not None:
+        model, init = start.model, start.info
+    else:
+        model, init = _new_model(model_config, vocab, tc.precision), None
+    return _Job(tc, vocab, model, train_ids, val, point, init)
 
-    corpus = text if isinstance(text, EncodedCorpus) else None
-    if corpus is not None:
-        if vocab is not None and vocab != corpus.vocab:
+
+def _known_vocab(run: RunDir, point: ResumePoint | None, text, vocab: Vocab | None
+                 ) -> Vocab | None:
+    """The vocabulary known before the corpus is read: an encoded corpus's (which must be
+    the one asked for) and a resumed run's own (which must be that one too); else the one
+    asked for, or None (counted from the corpus, or a pretrained one grown)."""
+    if isinstance(text, EncodedCorpus):
+        if vocab is not None and vocab != text.vocab:
             raise ValueError("The corpus was encoded with another vocabulary: encode it with "
-                             "this one (encode_corpus(path, vocab)) or leave vocab out.")
-        vocab = corpus.vocab
+                             "this one (load_corpus(path, vocab)) or leave vocab out.")
+        vocab = text.vocab
     if point is not None:
         saved_vocab = run.read_vocab()
         if vocab is not None and vocab != saved_vocab:
             raise RunDirError(f"{display_path(run.path)} holds a run with a different "
                               "vocabulary; use another run_dir, or --fresh to start over.")
         vocab = saved_vocab
-    start = None
-    if point is None and init_from is not None:
-        if corpus is not None:
-            raise ValueError("init_from needs the corpus as text (the pretrained vocabulary "
-                             "grows from it): pass the string, not an EncodedCorpus.")
-        if vocab is not None:
-            raise ValueError("Give either vocab or init_from: a pretrained model brings "
-                             "its own vocabulary.")
-        from .finetune import start_from
+    return vocab
 
-        mc = model_config.to_dict() if isinstance(model_config, ModelConfig) else model_config
-        start = start_from(init_from, text, mc, new_tokens, precision=tc.precision)
-        vocab = start.vocab
-        i = start.info
-        shown = " ".join(i["added_tokens"][:20]) + (" ..." if i["added"] > 20 else "")
-        print(f"Starting from {i['name']} ({i['vocab_before']} tokens): {i['added']} new "
-              f"token(s) added to the vocabulary{f' ({shown!r})' if i['added'] else ''}; "
-              f"{i['mapped_to_unknown']:,} occurrence(s) mapped to the unknown token.")
-    vocab = vocab or CharVocab.build(text)
-    # an encoded corpus may be a memory map: the splits below are views of it, not copies
-    ids = corpus.ids if corpus is not None else prepare_ids(text, vocab)
+
+def _pretrained(init_from, text, vocab: Vocab | None, model_config, new_tokens: str,
+                precision: str):
+    """The pretrained start (:func:`helpers.finetune.start_from`: its model, and its
+    vocabulary grown from the corpus's counts), announced in one line."""
+    if isinstance(text, EncodedCorpus):
+        raise ValueError("init_from needs the corpus as text or as a path (the pretrained "
+                         "vocabulary grows from its counts, then the corpus is encoded with "
+                         "it): pass the string or the file's Path, not an EncodedCorpus.")
+    if vocab is not None:
+        raise ValueError("Give either vocab or init_from: a pretrained model brings "
+                         "its own vocabulary.")
+    from .finetune import start_from
+
+    mc = model_config.to_dict() if isinstance(model_config, ModelConfig) else model_config
+    start = start_from(init_from, text, mc, new_tokens, precision=precision)
+    i = start.info
+    shown = " ".join(i["added_tokens"][:20]) + (" ..." if i["added"] > 20 else "")
+    print(f"Starting from {i['name']} ({i['vocab_before']} tokens): {i['added']} new "
+          f"token(s) added to the vocabulary{f' ({shown!r})' if i['added'] else ''}; "
+          f"{i['mapped_to_unknown']:,} occurrence(s) mapped to the unknown token.")
+    return start
+
+
+def _splits(ids: np.ndarray, tc: TrainConfig, data_parallel: bool
+            ) -> tuple[np.ndarray, SequentialWindows]:
+    """The training ids and the validation windows. An encoded corpus may be a memory
+    map: the splits are views of it, not copies."""
     train_ids, val_ids = split_ids(ids, tc.val_fraction)
     if tc.val_max_tokens and len(val_ids) > tc.val_max_tokens:
         val_ids = val_ids[: tc.val_max_tokens]
@@ -462,58 +524,92 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, tc_asked: di
             f"{len(val_ids)} tokens, fewer than one window of {tc.seq_len}. Use more text or a "
             "smaller seq_len."
         )
-    val = SequentialWindows(val_ids, tc.seq_len, tc.batch_size, drop_remainder=data_parallel)
+    return train_ids, SequentialWindows(val_ids, tc.seq_len, tc.batch_size,
+                                        drop_remainder=data_parallel)
 
-    history: list[dict] = []
-    best, initial_epoch, elapsed0 = math.inf, 0, 0.0
-    if point is not None:
-        model = run.load_model(path=point.model_path)
-        initial_epoch, best, elapsed0 = point.epoch, point.best_val_loss, point.elapsed_seconds
-        history = list(point.history)
-        if tc.schedule == "constant":  # the rate is a variable of the saved optimizer (a
-            # "cosine" one is refused by resume_config when it would change; "cosine-time"
-            # is set from the clock by _TimeCosine)
-            model.optimizer.learning_rate.assign(tc.learning_rate)
-        print(f"Resuming {display_path(run.path)} after epoch {initial_epoch} (from "
-              f"{point.model_path.name}; best val_loss {best:.4f}).")
-    elif start is not None:
-        model = start.model
-    else:
-        mc = model_config if isinstance(model_config, ModelConfig) else None
-        if mc is None:
-            mc = ModelConfig.from_dict({**(model_config or {}), "vocab_size": len(vocab)})
-        if mc.vocab_size != len(vocab):
-            mc = dataclasses.replace(mc, vocab_size=len(vocab))  # checked again: its size
-        model = build_model(mc, precision=tc.precision)
-    if not resume:  # only now, when nothing can refuse any more: the first write
+
+def _resumed_model(run: RunDir, point: ResumePoint, tc: TrainConfig) -> keras.Model:
+    """The checkpoint a resumed run continues from, with the learning rate asked for."""
+    model = run.load_model(path=point.model_path)
+    if tc.schedule == "constant":  # the rate is a variable of the saved optimizer (a
+        # "cosine" one is refused by resume_config when it would change; "cosine-time"
+        # is set from the clock by _TimeCosine)
+        model.optimizer.learning_rate.assign(tc.learning_rate)
+    print(f"Resuming {display_path(run.path)} after epoch {point.epoch} (from "
+          f"{point.model_path.name}; best val_loss {point.best_val_loss:.4f}).")
+    return model
+
+
+def _new_model(model_config, vocab: Vocab, precision: str) -> keras.Model:
+    """A new network for ``vocab`` (its size filled in, and checked again)."""
+    mc = model_config if isinstance(model_config, ModelConfig) else None
+    if mc is None:
+        mc = ModelConfig.from_dict({**(model_config or {}), "vocab_size": len(vocab)})
+    if mc.vocab_size != len(vocab):
+        mc = dataclasses.replace(mc, vocab_size=len(vocab))  # checked again: its size
+    return build_model(mc, precision=precision)
+
+
+def _first_writes(run: RunDir, job: _Job, documents: bool, fresh: bool) -> None:
+    """Only now, when nothing can refuse any more: an old run set aside (``fresh``), the
+    vocabulary of a new run, and the run's config.json."""
+    if fresh:
         moved = run.set_aside()
         if moved is not None:
             print(f"Starting over: the previous run is kept in {display_path(moved)}.")
-    if point is None:
-        run.write_vocab(vocab)
+    if job.point is None:
+        run.write_vocab(job.vocab)
     config = {
-        "model": config_of(model).to_dict(), "train": tc.to_dict(), "documents": documents,
-        "vocab_fingerprint": vocab.fingerprint(), "params": count_params(model),
-        "backend": keras.backend.backend(),
+        "model": config_of(job.model).to_dict(), "train": job.tc.to_dict(),
+        "documents": documents, "vocab_fingerprint": job.vocab.fingerprint(),
+        "params": count_params(job.model), "backend": keras.backend.backend(),
     }
-    init = start.info if start is not None else (
-        run.read_config().get("init_from") if point is not None else None)
-    if init:  # where the weights started, kept across resumes (the card names it)
-        config["init_from"] = init
+    if job.init:  # where the weights started, kept across resumes (the card names it)
+        config["init_from"] = job.init
     run.write_config(config)
-    epochs = tc.epochs
-    if initial_epoch >= tc.epochs:
-        print(f"{display_path(run.path)} already finished {initial_epoch} epochs; raise "
+
+
+def _fit(run: RunDir, job: _Job, documents: bool, prompt: str, callbacks) -> TrainResult:
+    """Train from where ``job`` starts to its last epoch (or time budget); the result
+    holds the best model."""
+    tc = job.tc
+    epochs = _epochs(run, job)
+    plan = _plan(job.model, tc, job.train_ids, job.val, job.initial_epoch,
+                 compile_new=job.point is None)
+    clock = _Clock(job.elapsed0)
+    history = list(job.point.history) if job.point is not None else []
+    checkpoints = _Checkpoints(run, job.model, job.best, history, clock, plan.val_in_callback)
+    jobs = _callbacks(run, job, plan, checkpoints, clock, documents, prompt)
+    t0 = time.time()
+    with fused_cpu_rnn():  # torch on a CPU: the recurrent layers' fused kernel (no-op elsewhere)
+        plan.fit_model.fit(plan.data, epochs=epochs, initial_epoch=job.initial_epoch,
+                           callbacks=[*jobs, *(callbacks or [])], verbose=tc.verbose,
+                           **plan.fit_kwargs)
+    model = run.load_model("best") if run.best.exists() else job.model
+    return TrainResult(model, job.vocab, run.path, checkpoints.history, checkpoints.best,
+                       time.time() - t0)
+
+
+def _epochs(run: RunDir, job: _Job) -> int:
+    """The epoch ``fit`` stops after: the one asked for, or none more when the time budget
+    is spent (not one step recorded as a whole epoch)."""
+    tc, done, spent = job.tc, job.initial_epoch, job.elapsed0
+    if done >= tc.epochs:
+        print(f"{display_path(run.path)} already finished {done} epochs; raise "
               "epochs to train more.")
-    elif tc.max_minutes is not None and elapsed0 >= tc.max_minutes * 60:
-        # a spent budget trains nothing: not one step recorded as a whole epoch
-        epochs = initial_epoch
-        print(f"{display_path(run.path)} has spent its time budget ({elapsed0:.0f} s of "
+    elif tc.max_minutes is not None and spent >= tc.max_minutes * 60:
+        print(f"{display_path(run.path)} has spent its time budget ({spent:.0f} s of "
               f"max_minutes={tc.max_minutes:g}); raise max_minutes (--max-minutes) to train "
               "more.")
-    plan = _plan(model, tc, train_ids, val, initial_epoch, compile_new=point is None)
-    clock = _Clock(elapsed0)
-    checkpoints = _Checkpoints(run, model, best, history, clock, plan.val_in_callback)
+        return done
+    return tc.epochs
+
+
+def _callbacks(run: RunDir, job: _Job, plan: _Plan, checkpoints: _Checkpoints,
+               clock: _Clock, documents: bool, prompt: str) -> list:
+    """One callback per job, in the order they must run: the mode's own, the EMA swap,
+    the checkpoints, then the time budget, samples and early stopping."""
+    tc = job.tc
     jobs: list = [*plan.callbacks, checkpoints]
     if tc.ema:  # the average in the model from the end of each epoch to the start of the next:
         # validation, best.keras and last.keras see it, training steps move the raw weights
@@ -523,15 +619,7 @@ def _train_locked(text, run: RunDir, model_config, tc: TrainConfig, tc_asked: di
     if tc.max_minutes is not None:
         jobs.append(_TimeBudget(tc.max_minutes, clock))
     if tc.samples_per_epoch:
-        jobs.append(_Samples(model, vocab, tc, documents, prompt, run))
+        jobs.append(_Samples(job.model, job.vocab, tc, documents, prompt, run))
     if tc.patience is not None:  # after the checkpoints, which put val_loss in the logs
         jobs.append(keras.callbacks.EarlyStopping("val_loss", patience=tc.patience, verbose=1))
-    t0 = time.time()
-    with fused_cpu_rnn():  # torch on a CPU: the recurrent layers' fused kernel (no-op elsewhere)
-        plan.fit_model.fit(plan.data, epochs=epochs, initial_epoch=initial_epoch,
-                           callbacks=[*jobs, *(callbacks or [])], verbose=tc.verbose,
-                           **plan.fit_kwargs)
-    if run.best.exists():
-        model = run.load_model("best")
-    return TrainResult(model, vocab, run.path, checkpoints.history, checkpoints.best,
-                       time.time() - t0)
+    return jobs

@@ -16,12 +16,22 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .documents import END, START, UNK, wrap
+from .documents import (
+    END,
+    SPECIALS,
+    START,
+    UNK,
+    WORD_END,
+    WORD_SPECIALS,
+    WORD_START,
+    WORD_UNK,
+    wrap,
+)
 from .errors import TextgenError
 from .textio import CorpusError, atomic_write_json
 
@@ -253,25 +263,39 @@ class CharVocab(Vocab):
         beyond the ``max_size`` most frequent) become the unknown token."""
         if not text:
             raise CorpusError("Cannot build a vocabulary from an empty corpus.")
-        counts = Counter(text)
-        kept = [c for c, n in counts.most_common() if n >= min_count]
-        for s in (START, END, UNK):
-            if s in kept:
-                kept.remove(s)
+        return cls.from_counts(Counter(text), min_count, max_size, specials)
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Mapping[str, int],
+        min_count: int = 1,
+        max_size: int | None = None,
+        specials: bool = True,
+    ) -> CharVocab:
+        """The vocabulary :meth:`build` makes of a text whose characters were counted as
+        ``counts`` (in order of first appearance, which decides ties of ``max_size``);
+        the one rule, for a text in memory and a corpus counted in chunks alike."""
+        if not counts:
+            raise CorpusError("Cannot build a vocabulary from an empty corpus.")
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])  # stable: ties keep order
+        kept = [c for c, n in ranked if n >= min_count and c not in SPECIALS]
         if max_size is not None:
-            kept = kept[: max(1, max_size - (3 if specials else 0))]
+            kept = kept[: max(1, max_size - (len(SPECIALS) if specials else 0))]
         kept.sort()
-        tokens = ([START, END, UNK] if specials else []) + kept
         if specials:
-            return cls(tokens, counts=dict(counts))
-        return cls(tokens, unk=None, start=None, end=None, counts=dict(counts))
+            return cls([*SPECIALS, *kept], counts=dict(counts))
+        return cls(kept, unk=None, start=None, end=None, counts=dict(counts))
 
     def rare(self) -> dict[str, int]:
         """Characters of the corpus that did not make it into the vocabulary, with counts."""
         return {c: n for c, n in sorted(self.counts.items(), key=lambda kv: -kv[1]) if c not in self.index}
 
 
-_WORD_RE = re.compile(r"</?s>|<unk>|\n|[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_+", re.UNICODE)
+# the special words first (whole), then newlines, words (with inner apostrophes),
+# punctuation marks one by one, runs of underscores
+_WORD_RE = re.compile("|".join(map(re.escape, WORD_SPECIALS))
+                      + r"|\n|[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_+", re.UNICODE)
 _NO_SPACE_BEFORE = set(".,;:!?)]}'\"%")
 _NO_SPACE_AFTER = set("([{\"'")
 
@@ -282,7 +306,8 @@ class WordVocab(Vocab):
     kind = "word"
     _extra_keys = ("lower",)
 
-    def __init__(self, tokens, unk="<unk>", start="<s>", end="</s>", counts=None, lower=True):
+    def __init__(self, tokens, unk=WORD_UNK, start=WORD_START, end=WORD_END,
+                 counts=None, lower=True):
         super().__init__(tokens, unk=unk, start=start, end=end, counts=counts)
         self.lower = lower
 
@@ -292,7 +317,7 @@ class WordVocab(Vocab):
     def tokenize(self, text: str) -> list[str]:
         if self.lower:
             text = text.lower()
-        text = text.replace(START, " <s> ").replace(END, " </s> ")
+        text = text.replace(START, f" {WORD_START} ").replace(END, f" {WORD_END} ")
         return _WORD_RE.findall(text)
 
     def piece(self, prev: str | None, token: str) -> str:
@@ -315,12 +340,24 @@ class WordVocab(Vocab):
         """Keep the ``max_words`` most frequent tokens seen at least ``min_count`` times."""
         if not text.strip():
             raise CorpusError("Cannot build a vocabulary from an empty corpus.")
-        probe = cls(["<unk>", "<s>", "</s>"], lower=lower)
-        counts = Counter(probe.tokenize(text))
-        for s in ("<unk>", "<s>", "</s>"):
-            counts.pop(s, None)
-        kept = [w for w, n in counts.most_common(max(0, max_words - 3)) if n >= min_count]
-        return cls(["<unk>", "<s>", "</s>"] + kept, counts=dict(counts), lower=lower)
+        return cls.from_counts(Counter(cls.probe(lower).tokenize(text)), max_words,
+                               min_count, lower)
+
+    @classmethod
+    def probe(cls, lower: bool = True) -> WordVocab:
+        """A vocabulary of the special words only: its :meth:`tokenize` counts a text."""
+        return cls(list(WORD_SPECIALS), lower=lower)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], max_words: int = 10000,
+                    min_count: int = 1, lower: bool = True) -> WordVocab:
+        """The vocabulary :meth:`build` makes of a text whose tokens were counted as
+        ``counts`` (``tokenize``'s tokens, in order of first appearance, which decides
+        ties); the one rule, for a text in memory and a corpus counted in chunks alike."""
+        counts = Counter({w: n for w, n in counts.items() if w not in WORD_SPECIALS})
+        room = max(0, max_words - len(WORD_SPECIALS))
+        kept = [w for w, n in counts.most_common(room) if n >= min_count]
+        return cls([*WORD_SPECIALS, *kept], counts=dict(counts), lower=lower)
 
 
 def load_vocab(path: str | os.PathLike) -> Vocab:

@@ -145,3 +145,31 @@ def test_a_run_folder_can_be_the_start(tmp_path, sonnets):
     s = start_from(tmp_path / "a", GERMAN)
     assert s.info["kind"] == "run" and s.model.get_layer("rnn_0").units == 16
     assert s.vocab.tokens[: len(first.vocab)] == first.vocab.tokens
+
+
+def test_cli_fine_tunes_a_file_through_the_corpus_cache(tmp_path, capsys):
+    """``--init-from`` on a file counts it for the grown vocabulary, encodes it with that
+    vocabulary into the corpus cache, and a second run reuses the cached ids."""
+    from helpers.textio import read_texts
+    from helpers.vocab import load_vocab
+
+    from .conftest import environ
+
+    corpus = tmp_path / "de.txt"
+    corpus.write_text(GERMAN * 10)
+    args = ["train", str(corpus), "--init-from", "novels_char", "--run-dir", str(tmp_path / "r"),
+            "--fresh", "--epochs", "1", "--steps-per-epoch", "1", "--seq-len", "48",
+            "--batch-size", "8", "--samples-per-epoch", "0", "--val-fraction", "0.2"]
+    enc = tmp_path / "enc"
+    seen = []
+    with environ(TEXTGEN_ENCODED=str(enc), TEXTGEN_CORPUS_CACHE=None):
+        for _ in range(2):
+            assert main(args) == 0
+            assert "Starting from novels_char" in capsys.readouterr().out
+            (npy,) = enc.glob("*.npy")
+            st = npy.stat()
+            seen.append((npy, st.st_ino, st.st_mtime_ns))
+    assert seen[0] == seen[1]  # the second run mapped the first one's file, wrote nothing
+    grown = load_vocab(tmp_path / "r" / "vocab.json")
+    assert "ß" in grown.index
+    np.testing.assert_array_equal(np.load(npy), grown.encode(read_texts(corpus)))

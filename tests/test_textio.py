@@ -64,3 +64,19 @@ def test_display_path_hides_machine_specific_prefixes(tmp_path):
     assert display_path(ROOT / "runs" / "x") == "runs/x"
     assert display_path(Path.home() / "a" / "b") == "~/a/b"
     assert display_path("/nonexistent-root-xyz/f") == "/nonexistent-root-xyz/f"
+
+
+def test_remove_stale_temps_spares_young_ones_when_asked(tmp_path):
+    import os
+    import time
+
+    from helpers.textio import remove_stale_temps
+
+    old, young = tmp_path / ".x.json.a1", tmp_path / ".x.json.b2"
+    for p in (old, young):
+        p.write_text("partial")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    (tmp_path / "x.json").write_text("{}")
+    assert remove_stale_temps(tmp_path, ("x.json",), min_age_s=3600) == [old]
+    assert remove_stale_temps(tmp_path, ("x.json",)) == [young]  # under a lock: all of them
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]

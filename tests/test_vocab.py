@@ -56,3 +56,27 @@ def test_word_vocab_json(tmp_path):
     v = WordVocab.build("a b c a b a", max_words=10, lower=False)
     w = load_vocab(v.save(tmp_path / "w.json"))
     assert isinstance(w, WordVocab) and w == v and w.lower is False
+
+
+def test_from_counts_keeps_specials_first_and_breaks_ties_by_first_appearance():
+    from collections import Counter
+
+    counts = {"b": 3, "a": 3, "c": 1, START: 9}
+    v = CharVocab.from_counts(counts, max_size=4)
+    assert v.tokens == [START, END, UNK, "b"] and v.counts == counts  # b came first
+    assert CharVocab.from_counts(counts, min_count=2).tokens == [START, END, UNK, "a", "b"]
+    with pytest.raises(CorpusError):
+        CharVocab.from_counts({})
+    text = "the cat and the hat <s> and the bat"
+    w = WordVocab.from_counts(Counter(WordVocab.probe().tokenize(text)), max_words=5)
+    assert w.tokens == ["<unk>", "<s>", "</s>", "the", "and"] == WordVocab.build(text, 5).tokens
+    assert "<s>" not in w.counts
+
+
+def test_word_tokenizer_spells_the_special_tokens_from_one_place():
+    from helpers.documents import WORD_SPECIALS
+
+    v = WordVocab.probe()
+    assert v.tokens == list(WORD_SPECIALS) == ["<unk>", "<s>", "</s>"]
+    assert v.tokenize("<S> x </s><unk>\x02y\x03") == ["<s>", "x", "</s>", "<unk>", "<s>", "y",
+                                                       "</s>"]
