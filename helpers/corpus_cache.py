@@ -12,7 +12,7 @@ through the cache of :func:`encode_corpus` (or read into memory with
 command, :func:`helpers.train.train` and fine-tuning (:func:`count_tokens` counts the
 corpus that a pretrained vocabulary grows from) all go through it.
 
-:func:`encode_corpus` reads the corpus a few MB at a time and decodes each file
+:func:`encode_corpus` reads the corpus a few MB at a time (:mod:`helpers.corpus_stream`) and decodes each file
 incrementally by the rules of :func:`helpers.textio.read_texts` (the codecs of
 :func:`helpers.textio.text_codecs`; ``\\r\\n`` and ``\\r`` become ``\\n``; binary and
 blank files are refused, or skipped inside a folder; a folder's files are joined by a
@@ -37,7 +37,6 @@ one-line note.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import hashlib
 import io
@@ -48,28 +47,31 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import paths
+from .corpus_stream import (
+    CHUNK_BYTES,
+    STREAMED,
+    ByteProgress,
+    IdWriter,
+    counter_for,
+    stream,
+    streamable,
+)
 from .limits import open_regular, read_json, shown
 from .textio import (
-    SNIFF_BYTES,
     TEXT_SUFFIXES,
     CorpusError,
     atomic_path,
     atomic_write_json,
-    binary_message,
     display_path,
-    looks_binary,
     read_texts,
     remove_stale_temps,
-    text_codecs,
     text_files,
-    utf16_message,
 )
 from .vocab import CharVocab, Vocab, WordVocab, load_vocab
 
@@ -79,12 +81,7 @@ __all__ = ["EncodedCorpus", "load_corpus", "encode_corpus", "count_tokens", "CAC
 CACHE_ENV = "TEXTGEN_CORPUS_CACHE"  # "0": a corpus path is read into memory, not cached
 
 FORMAT_VERSION = 2  # 2: whole-file SHA-256 and inode in the note (1: first and last MB)
-CHUNK_BYTES = 4 << 20  # bytes read at a time: small next to the corpus, big enough to be fast
-_COUNT_CHARS = 1 << 20  # characters counted at a time (their UTF-32 copy is 4 bytes each)
 _HASH_BYTES = 1 << 22  # read at a time to hash a corpus file
-_STREAMED = 1 << 62  # no size budget for a file read in chunks (memory stays small)
-# the longest line a word-level encoding holds while it waits for the line's end
-MAX_LINE_CHARS = 64 << 20
 _STALE_S = 3600  # a temporary file this old in the cache is a killed encoding's
 
 
@@ -185,267 +182,16 @@ def count_tokens(source: str | os.PathLike, vocab: Vocab, *, progress: bool = Tr
     if isinstance(source, str):
         return dict(Counter(vocab.tokenize(source)))
     src = Path(source)
-    if not _streamable(vocab):
+    if not streamable(vocab):
         return dict(Counter(vocab.tokenize(read_texts(src, suffixes, separator))))
     files = text_files(src, suffixes)
-    counter = _counter(vocab, word_level=False)
-    bar = _Bytes(sum(f.stat().st_size for f in files), f"counting {src.name}", progress)
+    counter = counter_for(vocab, word_level=False)
+    bar = ByteProgress(sum(f.stat().st_size for f in files), f"counting {src.name}", progress)
     try:
-        _stream(src, files, counter, chunk_bytes, separator, bar)
+        stream(src, files, counter, chunk_bytes, separator, bar)
     finally:
         bar.close()
     return counter.total()
-
-
-# --- reading in chunks ----------------------------------------------------------------
-
-
-def _pieces(f: Path, encoding: str, chunk_bytes: int, on_bytes: Callable[[int], None]
-            ) -> Iterator[str]:
-    """Decoded text of ``f`` in pieces with ``\\n`` line ends; raises UnicodeDecodeError."""
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
-    held = ""  # a final "\r" waits for the next chunk, which may start with its "\n"
-    with open_regular(f, _STREAMED) as fh:
-        while True:
-            data = fh.read(chunk_bytes)
-            on_bytes(len(data))
-            final = not data
-            text = held + decoder.decode(data, final=final)
-            held = ""
-            if not final and text.endswith("\r"):
-                text, held = text[:-1], "\r"
-            if text:
-                yield text.replace("\r\n", "\n").replace("\r", "\n")
-            if final:
-                return
-
-
-class _Sink:
-    """Receives the corpus text piece by piece. With ``lines`` it hands on whole lines
-    only (the rest waits for the next piece), for tokenizers that never join tokens across
-    a newline. ``mark``/``rewind`` undo a file whose decoding failed half-way."""
-
-    lines = False
-
-    def __init__(self):
-        self._rest = ""
-
-    def write(self, text: str) -> None:
-        if self.lines:
-            text = self._rest + text
-            cut = text.rfind("\n") + 1
-            text, self._rest = text[:cut], text[cut:]
-            if len(self._rest) > MAX_LINE_CHARS:  # memory must not grow with the file
-                raise CorpusError(
-                    f"the corpus has a line of more than {MAX_LINE_CHARS >> 20} M characters; "
-                    "word-level reading goes line by line. Break the text into lines, or "
-                    "train at the character level.")
-        if text:
-            self._take(text)
-
-    def finish(self) -> None:
-        if self._rest:
-            self._take(self._rest)
-            self._rest = ""
-
-    def _take(self, text: str) -> None:
-        raise NotImplementedError
-
-    def mark(self):
-        raise NotImplementedError
-
-    def rewind(self, token) -> None:
-        raise NotImplementedError
-
-
-class _CharCounter(_Sink):
-    """Counts characters, in order of first appearance (as ``collections.Counter`` does)."""
-
-    def __init__(self):
-        super().__init__()
-        self.counts: dict[str, int] = {}
-        self._stage: dict[str, int] = {}  # the file being read, merged once it decoded
-
-    def _take(self, text: str) -> None:
-        stage = self._stage
-        for i in range(0, len(text), _COUNT_CHARS):
-            piece = text[i:i + _COUNT_CHARS]
-            # a histogram of code points counts a MB of text in about a millisecond
-            hist = np.bincount(np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32))
-            present = np.flatnonzero(hist)
-            new = [c for c in map(chr, present.tolist()) if c not in stage]
-            new.sort(key=piece.find)  # first appearance; a handful of characters
-            for c in new:
-                stage[c] = 0
-            for cp, n in zip(present.tolist(), hist[present].tolist(), strict=True):
-                stage[chr(cp)] += n
-
-    def mark(self):
-        self._commit()
-        return self._rest
-
-    def rewind(self, token) -> None:
-        self._stage, self._rest = {}, token
-
-    def _commit(self) -> None:
-        for c, n in self._stage.items():
-            self.counts[c] = self.counts.get(c, 0) + n
-        self._stage = {}
-
-    def total(self) -> dict[str, int]:
-        """The counts of everything written (``Counter(text)`` of the same text)."""
-        self.finish()
-        self._commit()
-        return self.counts
-
-
-class _WordCounter(_Sink):
-    """Counts the tokens of a :class:`WordVocab` (of ``vocab``'s tokenizer, else the
-    default one), whole lines at a time."""
-
-    lines = True
-
-    def __init__(self, vocab: Vocab | None = None):
-        super().__init__()
-        self._tokenize = (vocab or WordVocab.probe()).tokenize
-        self.counts: Counter = Counter()
-        self._stage: Counter = Counter()
-
-    def _take(self, text: str) -> None:
-        self._stage.update(self._tokenize(text))
-
-    def mark(self):
-        self.counts.update(self._stage)
-        self._stage = Counter()
-        return self._rest
-
-    def rewind(self, token) -> None:
-        self._stage, self._rest = Counter(), token
-
-    def total(self) -> dict[str, int]:
-        """The counts of everything written (``Counter(tokenize(text))``)."""
-        self.finish()
-        self.mark()
-        return dict(self.counts)
-
-
-def _counter(vocab: Vocab | None, word_level: bool) -> _CharCounter | _WordCounter:
-    """The sink that counts the tokens of ``vocab``'s tokenizer (without one: characters,
-    or with ``word_level`` the default words)."""
-    if vocab is None:
-        return _WordCounter() if word_level else _CharCounter()
-    return _CharCounter() if type(vocab).tokenize is CharVocab.tokenize else _WordCounter(vocab)
-
-
-class _IdWriter(_Sink):
-    """Appends the ids of the text to an open ``.npy`` file after its header."""
-
-    def __init__(self, fh, vocab: Vocab, header_bytes: int):
-        super().__init__()
-        self.fh, self.vocab, self.header = fh, vocab, header_bytes
-        self.lines = type(vocab).tokenize is not CharVocab.tokenize
-        self.itemsize = vocab.dtype.itemsize
-        self.n = 0
-
-    def _take(self, text: str) -> None:
-        ids = self.vocab.encode(text, errors="unk")
-        self.fh.write(memoryview(ids))
-        self.n += len(ids)
-
-    def mark(self):
-        return self.n, self._rest
-
-    def rewind(self, token) -> None:
-        self.n, self._rest = token
-        self.fh.seek(self.header + self.n * self.itemsize)
-        self.fh.truncate()
-
-
-class _Bytes:
-    """Progress in bytes read (a tqdm bar, or nothing)."""
-
-    def __init__(self, total: int, desc: str, show: bool):
-        self.bar = None
-        if show:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True,
-                            unit_divisor=1024, file=sys.stderr)
-
-    def __call__(self, n: int) -> None:
-        if self.bar is not None and n:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _stream(src: Path, files: list[Path], sink: _Sink, chunk_bytes: int, separator: str,
-            progress: _Bytes, plan: dict[Path, str] | None = None) -> dict[Path, str]:
-    """Feed ``sink`` the text ``read_texts`` would return, file by file; returns the codec
-    of every file that made it in (a second pass then needs no guessing)."""
-    single = src.is_file()
-    used: dict[Path, str] = {}
-    skipped: list[str] = []
-    for f in files:
-        with open_regular(f, _STREAMED) as fh:
-            head = fh.read(SNIFF_BYTES)
-        if looks_binary(head):
-            if single:
-                raise CorpusError(binary_message(shown(f)))
-            skipped.append(shown(f.name))
-            continue
-        codecs_to_try = (plan[f],) if plan is not None else text_codecs(head)
-        for k, encoding in enumerate(codecs_to_try):
-            token, consumed = sink.mark(), [0]
-
-            def on_bytes(n: int, consumed=consumed) -> None:
-                consumed[0] += n
-                progress(n)
-
-            content, pending = False, []
-            try:
-                for piece in _pieces(f, encoding, chunk_bytes, on_bytes):
-                    if not content:
-                        # a blank file is skipped, so its leading whitespace waits until
-                        # something else shows up (and with it the separator)
-                        if not piece.strip():
-                            pending.append(piece)
-                            continue
-                        content = True
-                        if used:
-                            sink.write(separator)
-                        for p in pending:
-                            sink.write(p)
-                        pending = []
-                    sink.write(piece)
-                break
-            except UnicodeDecodeError:
-                # not this codec after all (as decode_text: UTF-8, then cp1252, then Latin-1)
-                sink.rewind(token)
-                progress(-consumed[0])
-                if k == len(codecs_to_try) - 1:
-                    # only a BOM's UTF-16 can fail last (Latin-1 decodes any byte); as
-                    # decode_text, it is refused, or skipped inside a folder
-                    if single:
-                        raise CorpusError(utf16_message(shown(f))) from None
-                    content = None
-        if content is None:
-            skipped.append(shown(f.name))
-            continue
-        if not content:
-            if single:
-                raise CorpusError(f"{shown(f)} is empty: a corpus needs some text to learn "
-                                  "from.")
-            skipped.append(shown(f.name))
-            continue
-        used[f] = encoding
-    if not used:
-        extra = f" (skipped as binary or empty: {', '.join(skipped[:5])})" if skipped else ""
-        raise CorpusError(f"No text files found under {shown(src)}{extra}.")
-    sink.finish()
-    return used
 
 
 # --- the cache -------------------------------------------------------------------------
@@ -472,7 +218,7 @@ def _full_hash(f: Path) -> str:
     in 0.7 s where the CPU has SHA instructions, blake2b in 1.3 s; read from the page
     cache, 1.7 s per GB (measured on a shared 2-core machine)."""
     h = hashlib.sha256()
-    with open_regular(f, _STREAMED) as fh:
+    with open_regular(f, STREAMED) as fh:
         buf = bytearray(_HASH_BYTES)
         view = memoryview(buf)
         while n := fh.readinto(buf):
@@ -580,9 +326,6 @@ def _vocab_spec(vocab: Vocab | None, word_level: bool, max_words: int, min_count
     return {"kind": "char", "min_count": min_count}
 
 
-def _streamable(vocab: Vocab) -> bool:
-    """Tokenizers known to cut nothing across a newline can read the corpus in chunks."""
-    return type(vocab).tokenize in (CharVocab.tokenize, WordVocab.tokenize)
 
 
 def _cached(npy: Path, meta_p: Path, vocab_p: Path, key: dict, vocab: Vocab | None
@@ -656,34 +399,21 @@ def encode_corpus(
     spec = _vocab_spec(vocab, word_level, max_words, min_count)
     key = {"format": FORMAT_VERSION, "spec": spec, "separator": separator,
            "suffixes": list(suffixes), "files": _signature(files)}
-    name = hashlib.sha256(json.dumps(
-        [_name(src.resolve()), spec, separator, list(suffixes)]).encode()).hexdigest()[:16]
-    folder = Path(cache_dir) if cache_dir is not None else paths.encoded()
-    stem = f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', src.name)[:40]}-{name}"
-    npy, meta_p, vocab_p = (folder / f"{stem}.npy", folder / f"{stem}.json",
-                            folder / f"{stem}.vocab.json")
-
+    npy, meta_p, vocab_p = _cache_files(src, spec, separator, suffixes, cache_dir)
     hit = _cached(npy, meta_p, vocab_p, key, vocab)
     if hit is not None:
         return EncodedCorpus(hit[0], hit[1], src, npy, reused=True,
                              seconds=time.perf_counter() - t0)
 
-    folder.mkdir(parents=True, exist_ok=True)
+    npy.parent.mkdir(parents=True, exist_ok=True)
     # only old ones: a training started beside this one may be writing its own right now
-    remove_stale_temps(folder, (npy.name, meta_p.name, vocab_p.name), min_age_s=_STALE_S)
+    remove_stale_temps(npy.parent, (npy.name, meta_p.name, vocab_p.name), min_age_s=_STALE_S)
     total = sum(s[1] for s in key["files"])  # bytes, for the progress bars
     plan = None
     if vocab is None:  # first pass: count the vocabulary
-        counter = _counter(None, word_level)
-        bar = _Bytes(total, f"counting {src.name}", progress)
-        try:
-            plan = _stream(src, files, counter, chunk_bytes, separator, bar)
-        finally:
-            bar.close()
-        counts = counter.total()  # the rule from counts to a vocabulary is the vocab's
-        vocab = (WordVocab.from_counts(counts, max_words, min_count) if word_level
-                 else CharVocab.from_counts(counts, min_count))
-
+        vocab, plan = _count_vocab(src, files, word_level, max_words, min_count, chunk_bytes,
+                                   separator, ByteProgress(total, f"counting {src.name}",
+                                                           progress))
     try:
         n = _write(src, files, plan, vocab, npy, chunk_bytes, separator, suffixes, total,
                    progress)
@@ -702,6 +432,33 @@ def encode_corpus(
                          seconds=time.perf_counter() - t0)
 
 
+def _cache_files(src: Path, spec: dict, separator: str, suffixes: tuple[str, ...],
+                 cache_dir: str | os.PathLike | None) -> tuple[Path, Path, Path]:
+    """The cached array, its note and its vocabulary: named by the corpus's path and what
+    decides its vocabulary, so two vocabularies of one corpus are two entries."""
+    name = hashlib.sha256(json.dumps(
+        [_name(src.resolve()), spec, separator, list(suffixes)]).encode()).hexdigest()[:16]
+    folder = Path(cache_dir) if cache_dir is not None else paths.encoded()
+    stem = f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', src.name)[:40]}-{name}"
+    return folder / f"{stem}.npy", folder / f"{stem}.json", folder / f"{stem}.vocab.json"
+
+
+def _count_vocab(src: Path, files: list[Path], word_level: bool, max_words: int,
+                 min_count: int, chunk_bytes: int, separator: str, bar: ByteProgress
+                 ) -> tuple[Vocab, dict[Path, str]]:
+    """The first pass: the vocabulary counted from the corpus (the rule from counts to a
+    vocabulary is the vocabulary's own), and the codec each file decoded with."""
+    counter = counter_for(None, word_level)
+    try:
+        plan = stream(src, files, counter, chunk_bytes, separator, bar)
+    finally:
+        bar.close()
+    counts = counter.total()
+    vocab = (WordVocab.from_counts(counts, max_words, min_count) if word_level
+             else CharVocab.from_counts(counts, min_count))
+    return vocab, plan
+
+
 def _write(src: Path, files: list[Path], plan: dict[Path, str] | None, vocab: Vocab,
            npy: Path, chunk_bytes: int, separator: str, suffixes: tuple[str, ...],
            total: int, progress: bool) -> int:
@@ -709,12 +466,12 @@ def _write(src: Path, files: list[Path], plan: dict[Path, str] | None, vocab: Vo
     header = _header(vocab.dtype, 0)
     with atomic_path(npy) as tmp, open(tmp, "wb") as fh:
         fh.write(header)  # a placeholder: the length is known at the end
-        if _streamable(vocab):
-            writer = _IdWriter(fh, vocab, len(header))
-            bar = _Bytes(total, f"encoding {src.name}", progress)
+        if streamable(vocab):
+            writer = IdWriter(fh, vocab, len(header))
+            bar = ByteProgress(total, f"encoding {src.name}", progress)
             try:
                 # the second pass reads only the files the first one kept, with their codec
-                _stream(src, files if plan is None else list(plan), writer, chunk_bytes,
+                stream(src, files if plan is None else list(plan), writer, chunk_bytes,
                         separator, bar, plan)
                 writer.finish()
             finally:

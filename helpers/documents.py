@@ -8,9 +8,8 @@ there. Whether a corpus file is wrapped travels with it: :func:`write_corpus` wr
 :func:`corpus_info` reads it back, so ``python -m helpers train data/hn.txt`` knows
 without a ``--documents`` flag.
 
-Nothing here imports more than the standard library and :mod:`helpers.limits` when it
-loads: :mod:`helpers.textio` takes :data:`SIDECAR_SUFFIX` from here (its walk of a corpus
-folder skips the notes), so :func:`write_corpus` fetches textio's atomic writers when called.
+The note's suffix, :data:`SIDECAR_SUFFIX`, is spelled in :mod:`helpers.textio`, the floor
+below, whose walk of a corpus folder skips the notes.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .limits import read_json
+from .textio import SIDECAR_SUFFIX, atomic_write_json, atomic_write_text
 
 __all__ = ["START", "END", "UNK", "SPECIALS", "WORD_START", "WORD_END", "WORD_UNK",
            "WORD_SPECIALS", "SIDECAR_SUFFIX", "clean", "wrap", "split", "write_corpus",
@@ -33,7 +33,6 @@ SPECIALS = (START, END, UNK)
 # text into these words); its first three ids are unknown, start, end, in that order.
 WORD_START, WORD_END, WORD_UNK = "<s>", "</s>", "<unk>"
 WORD_SPECIALS = (WORD_UNK, WORD_START, WORD_END)
-SIDECAR_SUFFIX = ".corpus.json"
 
 
 def clean(text: str) -> str:
@@ -70,8 +69,6 @@ def write_corpus(path: str | os.PathLike, text: str, documents: bool,
     source, statistics), both atomically. ``force=None`` (the Python API) replaces an
     earlier corpus; ``False``/``True`` follow the rule of a path a user named
     (:mod:`helpers.outputs`: a new file only, or the old one kept as ``.previous``)."""
-    from .textio import atomic_write_json, atomic_write_text
-
     if force is None:
         atomic_write_text(path, text)
     else:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .documents import SIDECAR_SUFFIX
 from .errors import TextgenError
 from .limits import MAX_TEXT_BYTES, InputRefused, read_bytes, require_regular, shown
 from .paths import ROOT, display_path  # noqa: F401 (importable from here, as before)
@@ -31,6 +30,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "remove_stale_temps",
+    "SIDECAR_SUFFIX",
     "decode_text",
     "text_codecs",
     "looks_binary",
@@ -209,6 +209,8 @@ def read_text(path: str | os.PathLike, allow_empty: bool = False) -> str:
     return text
 
 
+# the note `corpus` writes beside a text (helpers.documents); a corpus folder's walk skips it
+SIDECAR_SUFFIX = ".corpus.json"
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".py", ".csv", ".json", ".html", ".tex", ".text", "")
 
 

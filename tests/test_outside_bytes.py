@@ -482,9 +482,9 @@ def test_read_text_budget_is_checked_before_reading(tmp_path, monkeypatch):
 def test_word_level_line_without_end_is_refused_not_held(tmp_path, monkeypatch):
     """Word-level encoding holds a line until its end: a file without newlines would be
     held whole. Past the stated maximum it is refused (the maximum made small here)."""
-    from helpers import corpus_cache
+    from helpers import corpus_stream
 
-    monkeypatch.setattr(corpus_cache, "MAX_LINE_CHARS", 10_000)
+    monkeypatch.setattr(corpus_stream, "MAX_LINE_CHARS", 10_000)
     f = tmp_path / "one_line.txt"
     f.write_text("word " * 20_000)
     with pytest.raises(CorpusError, match="line of more than"):
