@@ -53,14 +53,7 @@ def _sample_parser(sub) -> None:
     src.add_argument("--zoo", default=None, help="name of a pretrained model (see `zoo`)")
     src.add_argument("--run", default=None, help="a training run folder (uses best.keras)")
     p.add_argument("--prompt", default=None, help="text to start from (default: the model's)")
-    p.add_argument("--length", type=int, default=400, help="max tokens to generate (400)")
-    p.add_argument("-t", "--temperature", type=float, default=0.8,
-                   help="> 0; lower is safer and more repetitive, higher is wilder (0.8)")
-    p.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest only")
-    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling, e.g. 0.9")
-    p.add_argument("--greedy", action="store_true", help="always take the likeliest token")
-    p.add_argument("-n", "--num", type=int, default=1, help="how many samples (batched)")
-    p.add_argument("--seed", type=int, default=None, help="make the output reproducible")
+    add_flags(p, SampleConfig)  # length, temperature, top-k/p, greedy, num, seed
     p.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
     p.add_argument("--unknown", choices=["error", "unk", "drop"], default="error",
                    help="what to do with prompt characters the model never saw")
@@ -196,8 +189,7 @@ def _load(args, backend: bool = True):
 
 def cmd_sample(args) -> int:
     # every setting and the output path are checked before the model is read
-    SampleConfig(length=args.length, temperature=args.temperature, top_k=args.top_k,
-                 top_p=args.top_p, greedy=args.greedy, num=args.num, seed=args.seed)
+    sc = SampleConfig(**values_from_args(SampleConfig, args))
     if args.out:
         check_target(args.out, force=args.force)
     # sampling runs on the NumPy engine: importing Keras would only delay the first character
@@ -205,9 +197,9 @@ def cmd_sample(args) -> int:
     print(f"# {m!r}", file=sys.stderr)
     t0 = time.perf_counter()
     samples = m.generate(
-        args.prompt, length=args.length, temperature=args.temperature, n=args.num,
-        top_k=args.top_k, top_p=args.top_p, greedy=args.greedy, seed=args.seed, stop=args.stop,
-        unknown=args.unknown, alternatives=0,   # the hover text of notebooks only
+        args.prompt, length=sc.length, temperature=sc.temperature, n=sc.num, top_k=sc.top_k,
+        top_p=sc.top_p, greedy=sc.greedy, seed=sc.seed, stop=args.stop, unknown=args.unknown,
+        alternatives=0,   # the hover text of notebooks only
     )
     dt = time.perf_counter() - t0
     chunks = []

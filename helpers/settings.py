@@ -191,7 +191,8 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls,
             kw["type"] = _scalar_type(f)
             if f.metadata.get("choices"):
                 kw["choices"] = list(f.metadata["choices"])
-        parser.add_argument(_flag(f), **kw)
+        # a short alias (``-t``) is spelled beside the field it names
+        parser.add_argument(*filter(None, (f.metadata.get("short"), _flag(f))), **kw)
 
 
 def values_from_args(cls, args: argparse.Namespace, skip: tuple[str, ...] = ()) -> dict:
@@ -402,12 +403,13 @@ class SampleConfig:
 
     length: int = _s(400, "max tokens to generate", lo=0, hi=MAX_SAMPLE_LENGTH)
     temperature: float = _s(0.8, "lower is safer and more repetitive, higher is wilder",
-                            flag="--temperature", hint="For the likeliest token at every "
+                            flag="--temperature", short="-t", hint="For the likeliest token at every "
                             "step use --greedy (greedy=True).", **TEMPERATURE)
     top_k: int | None = _s(None, "sample among the k likeliest only", lo=1, hi=MAX_VOCAB)
     top_p: float | None = _s(None, "nucleus sampling, e.g. 0.9", lo=0.0, lo_open=True, hi=1.0)
     greedy: bool = _s(False, "always take the likeliest token")
-    num: int = _s(1, "how many samples (batched)", flag="--num", lo=1, hi=MAX_SAMPLES)
+    num: int = _s(1, "how many samples (batched)", flag="--num", short="-n", lo=1,
+                  hi=MAX_SAMPLES)
     seed: int | None = _s(None, "make the output reproducible", lo=0, hi=MAX_SEED)
 
     def __post_init__(self):
