@@ -29,6 +29,7 @@ from pathlib import Path
 # `data` start in a fraction of a second. What imports NumPy, h5py or Keras (zoo, train,
 # evaluate, the corpus builders, the encoder) is imported by the command that uses it.
 from . import datasets, recipes
+from .corpora import SOURCES, build_corpus
 from .documents import corpus_info, sidecar_path, write_corpus
 from .errors import TextgenError
 from .machine import quiet_backend_start
@@ -156,7 +157,7 @@ def _zoo_parser(sub) -> None:
 def _corpus_parser(sub) -> None:
     p = sub.add_parser("corpus", help="build a training text from a source",
                        description="Write a training text built from a source.")
-    p.add_argument("source", choices=["gutenberg", "hn", "tweets", "python", "yelp", "text"])
+    p.add_argument("source", choices=list(SOURCES))
     p.add_argument("inputs", nargs="*", help="ids (gutenberg), files or folders")
     p.add_argument("--out", required=True, help="where to write the corpus (a new file; see "
                    "--force)")
@@ -340,8 +341,6 @@ def cmd_zoo(args) -> int:
 
 
 def cmd_corpus(args) -> int:
-    from .corpora import build_corpus  # every source's parser, HTTP and archives
-
     check_target(args.out, force=args.force)  # before the work: a refusal costs nothing
     text, stats = build_corpus(args.source, args.inputs, mirror=args.mirror,
                                max_chars=args.max_chars)
