@@ -18,6 +18,7 @@ replaced without ``--force``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import os
@@ -197,11 +198,11 @@ def cmd_sample(args) -> int:
     m = _load(args, backend=False)
     print(f"# {m!r}", file=sys.stderr)
     t0 = time.perf_counter()
-    samples = m.generate(
-        args.prompt, length=sc.length, temperature=sc.temperature, n=sc.num, top_k=sc.top_k,
-        top_p=sc.top_p, greedy=sc.greedy, seed=sc.seed, stop=args.stop, unknown=args.unknown,
-        alternatives=0,   # the hover text of notebooks only
-    )
+    settings = dataclasses.asdict(sc)  # each sampling setting, by its name in generate()
+    settings["n"] = settings.pop("num")
+    samples = m.generate(args.prompt, stop=args.stop, unknown=args.unknown,
+                         alternatives=0,  # the hover text of notebooks only
+                         **settings)
     dt = time.perf_counter() - t0
     chunks = []
     for i, s in enumerate(samples):
