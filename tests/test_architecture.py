@@ -132,6 +132,15 @@ def test_the_page_says_which_modules_no_test_imports():
     assert said == untested(ROOT / "tests", arrows(ROOT / "helpers"))
 
 
+def test_the_page_says_which_modules_have_no_test_file_of_their_own():
+    page = PAGE.read_text(encoding="utf-8")
+    at = page.index("No test file of its own")
+    said = set(re.findall(r"`([\w.]+)`", page[at:page.index(".\n", at)]))
+    lacking = {m for m in arrows(ROOT / "helpers")
+               if not (ROOT / "tests" / f"test_{m.replace('.', '_')}.py").exists()}
+    assert said == lacking
+
+
 def test_the_page_fits_one_screen():
     lines = PAGE.read_text(encoding="utf-8").splitlines()
     assert len(lines) <= MAX_LINES
