@@ -227,7 +227,11 @@ class RunDir:
         The lock comes first: before it is held, nothing in the folder is touched (only
         the folder and its ``.lock`` file are made if missing). Then the temporary files
         a killed write left are removed: with the lock held no other training can be
-        writing here, so none of them is a live one's half-written checkpoint."""
+        writing here, so none of them is a live one's half-written checkpoint.
+
+        A run refused before its first write leaves nothing behind: a folder this call
+        made, holding only its ``.lock``, is removed again."""
+        made, emptied = not os.path.lexists(self.path), False
         self.create()
         fh = self._open_lock_file()
         try:
@@ -251,9 +255,17 @@ class RunDir:
             self._lock_fh = fh
             remove_stale_temps(self.path, RUN_FILES)
             yield self
+        except BaseException:
+            if made and os.listdir(self.path) == [LOCK_NAME]:  # refused before any write
+                (self.path / LOCK_NAME).unlink()  # still held: no one else can be in here
+                emptied = True
+            raise
         finally:
             self._lock_fh = None
             fh.close()  # closing releases the lock
+            if emptied:
+                with contextlib.suppress(OSError):  # another run may have come in meanwhile
+                    self.path.rmdir()
 
     # --- JSON files -----------------------------------------------------------------
     def _read_json(self, path: Path):

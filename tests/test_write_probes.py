@@ -132,3 +132,29 @@ def test_a_file_name_that_is_not_utf8_is_a_source_like_any_other(capsys, tmp_pat
     assert code == 0 and errors == []
     note = json.loads((tmp_path / "corpus.txt.corpus.json").read_text(encoding="utf-8"))
     assert note["inputs"] and out.read_text(encoding="utf-8").startswith("to be")
+
+
+@pytest.mark.parametrize("how", ["too small", "binary with --init-from"])
+def test_a_training_refused_inside_the_lock_leaves_no_folder_behind(capsys, tmp_path, how):
+    """A refusal after the lock is taken (the corpus read inside it) leaves nothing: not
+    an empty run folder holding only its ``.lock``."""
+    run = tmp_path / "new" / "run"
+    if how == "too small":
+        with pytest.raises(ValueError, match="too small"):
+            train("tiny text", run, TINY_MODEL, TINY)
+    else:
+        blob = tmp_path / "blob.txt"
+        blob.write_bytes(bytes(range(256)) * 64)
+        code, errors = _cli(capsys, "train", blob, "--run-dir", run, "--init-from",
+                            "shakespeare_char", "--epochs", "1")
+        assert code == 2 and len(errors) == 1 and "binary" in errors[0]
+    assert not run.exists() and (tmp_path / "new").is_dir()
+
+
+def test_a_refused_resume_keeps_the_run_folder(tmp_path, sonnets):
+    run = tmp_path / "run"
+    train(sonnets[:6000], run, TINY_MODEL, TINY)
+    before = sorted(os.listdir(run))
+    with pytest.raises(ValueError, match="cannot change when resuming"):
+        train(sonnets[:6000], run, {**TINY_MODEL, "units": 16}, TINY)
+    assert sorted(os.listdir(run)) == before
