@@ -6,7 +6,7 @@ train, last 10% validation), builds the model, and calls ``model.fit`` on random
 Read top to bottom: :func:`train` checks the settings; under the run folder's lock
 ``_prepare`` settles everything that can refuse (resume point, settings, vocabulary,
 corpus, splits, model), ``_first_writes`` writes, and ``_fit`` plans the mode, gathers the
-callbacks and fits. Every epoch it
+callbacks (:mod:`helpers.callbacks`, one per job) and fits. Every epoch it
 
 * scores the whole validation split (loss in nats per token, and bits per token),
 * writes ``last.keras`` (model + optimizer, for resuming) and, when validation
@@ -35,6 +35,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .callbacks import (
+    LN2,
+    Checkpoints,
+    Clock,
+    Samples,
+    StreamResets,
+    TimeBudget,
+    TimeCosine,
+    time_cosine_lr,
+)
 from .corpus_cache import EncodedCorpus, load_corpus
 from .errors import TextgenError
 from .fused_rnn import fused_cpu_rnn
@@ -47,8 +57,6 @@ from .windows import SequentialWindows, StreamDataset, WindowDataset, split_ids
 
 __all__ = ["TrainConfig", "TrainResult", "train", "compile_model", "time_cosine_lr",
            "enable_data_parallel"]
-
-LN2 = math.log(2.0)
 
 
 class BackendError(TextgenError, RuntimeError):
@@ -80,7 +88,7 @@ def compile_model(model: keras.Model, config: TrainConfig, total_steps: int) -> 
             decay_steps=max(1, total_steps - warm), alpha=config.min_lr_fraction,
             warmup_target=config.learning_rate if warm else None, warmup_steps=warm,
         )
-    # "cosine-time" is set by the _TimeCosine callback from the clock; "constant" is lr
+    # "cosine-time" is set by the TimeCosine callback from the clock; "constant" is lr
     # ema: the optimizer keeps the moving average; train() swaps it into the model for
     # each validation and checkpoint (keras.callbacks.SwapEMAWeights)
     ema = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
@@ -92,18 +100,6 @@ def compile_model(model: keras.Model, config: TrainConfig, total_steps: int) -> 
     model.compile(optimizer=opt,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
-
-
-def time_cosine_lr(config: TrainConfig, elapsed: float, step: int) -> float:
-    """Learning rate of the "cosine-time" schedule: linear warm-up over ``warmup_steps``,
-    then cosine decay over the fraction of the time budget ``max_minutes`` used."""
-    c = config
-    frac = min(1.0, elapsed / (c.max_minutes * 60))
-    floor = c.learning_rate * c.min_lr_fraction
-    lr = floor + (c.learning_rate - floor) * 0.5 * (1 + math.cos(math.pi * frac))
-    if c.warmup_steps and step < c.warmup_steps:
-        lr *= (step + 1) / c.warmup_steps
-    return lr
 
 
 def enable_data_parallel(batch_size: int | None = None) -> list[str]:
@@ -119,129 +115,6 @@ def enable_data_parallel(batch_size: int | None = None) -> list[str]:
         raise ValueError(f"batch_size {batch_size} must be divisible by the {len(devices)} devices")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return devices
-
-
-class _Clock:
-    """Seconds of training so far, counting the runs this one resumes."""
-
-    def __init__(self, elapsed0: float = 0.0):
-        self.t0, self.elapsed0 = time.time(), elapsed0
-
-    def __call__(self) -> float:
-        return self.elapsed0 + time.time() - self.t0
-
-
-class _TimeCosine(keras.callbacks.Callback):
-    """The "cosine-time" schedule: sets the learning rate from the wall clock, which a
-    Keras schedule (a function of the step, traced into the graph) cannot read."""
-
-    def __init__(self, cfg: TrainConfig, clock: _Clock):
-        super().__init__()
-        self.cfg, self.clock, self.step = cfg, clock, 0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.step += 1
-        if self.step % 10 == 1 or self.step < 200:  # assigning every step costs a sync
-            self.model.optimizer.learning_rate.assign(
-                time_cosine_lr(self.cfg, self.clock(), self.step))
-
-
-class _TimeBudget(keras.callbacks.Callback):
-    """Ends training cleanly (after the batch, checkpoints intact) when time is up."""
-
-    def __init__(self, minutes: float, clock: _Clock):
-        super().__init__()
-        self.seconds, self.clock = minutes * 60, clock
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.clock() > self.seconds:
-            self.model.stop_training = True
-
-
-class _StreamResets(keras.callbacks.Callback):
-    """With carried state: zero it where a pass over the streams starts, and (with
-    ``carry_reset``) for a random share of the rows before each batch."""
-
-    def __init__(self, streams: StreamDataset, cfg: TrainConfig, rng: np.random.Generator):
-        super().__init__()
-        self.streams, self.cfg, self.rng, self.step = streams, cfg, rng, 0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        # batches arrive in order: this one is global step start_step + step (the state
-        # starts at zero, so resuming mid-pass needs no reset)
-        global_step = self.streams.start_step + self.step
-        self.step += 1
-        if self.streams.starts_pass(global_step):
-            self.model.reset_state()
-        elif self.cfg.carry_reset:
-            rows = self.rng.random(self.cfg.batch_size) < self.cfg.carry_reset
-            if rows.any():
-                self.model.reset_state(rows)
-
-
-class _Checkpoints(keras.callbacks.Callback):
-    """End of epoch: score validation (when ``fit`` does not), append the history row,
-    save ``best.keras`` when it improved and ``last.keras`` always, and then
-    ``state.json``, the commit point of the epoch."""
-
-    def __init__(self, run: RunDir, net: keras.Model, best: float, history: list[dict],
-                 clock: _Clock, val_data=None):
-        super().__init__()
-        # ``net`` is the network saved and sampled; ``self.model`` is the one fitted (the
-        # same, or a CarryStateModel around it, whose validation is scored here)
-        self.run, self.net, self.best, self.history = run, net, best, history
-        self.clock, self.val_data = clock, val_data
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        if self.val_data is not None:
-            logs["val_loss"] = float(self.net.evaluate(self.val_data, verbose=0))
-        val = float(logs.get("val_loss", logs.get("loss", math.nan)))
-        row = {
-            "epoch": epoch + 1,
-            "seconds": round(self.clock(), 1),
-            "loss": round(float(logs.get("loss", math.nan)), 5),
-            "val_loss": round(val, 5),
-            "val_bits": round(val / LN2, 5),
-            "lr": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
-        }
-        self.history.append(row)
-        logs["val_bits"] = row["val_bits"]
-        improved = val < self.best
-        if improved:
-            self.best = val
-            self.run.save_model(self.net, "best")
-        self.run.save_model(self.net, "last")
-        self.run.write_history(self.history)
-        self.run.write_state(epoch + 1, self.best, self.clock())
-        print(f"\nepoch {epoch + 1}: val_loss {val:.4f} nats/token = {val / LN2:.3f} bits"
-              f"{' (best, saved)' if improved else ''}; {row['seconds']:.0f}s elapsed", flush=True)
-
-
-class _Samples(keras.callbacks.Callback):
-    """Prints a few samples after every epoch, from the network being trained, and keeps
-    them in the run folder's ``samples.json`` (``plots.evolution`` draws them beside the
-    loss curve: the printed ones scroll away, or are cleared by a live plot)."""
-
-    def __init__(self, net: keras.Model, vocab: Vocab, cfg: TrainConfig, documents: bool,
-                 prompt: str, run: RunDir | None = None):
-        super().__init__()
-        self.net, self.vocab, self.cfg, self.documents, self.prompt, self.run = (
-            net, vocab, cfg, documents, prompt, run)
-
-    def on_epoch_end(self, epoch, logs=None):
-        from .sample import Generator
-
-        gen = Generator(self.net, self.vocab, documents=self.documents)
-        rows = []
-        for t in self.cfg.sample_temperatures:
-            for s in gen.generate(self.prompt, length=self.cfg.sample_length, temperature=t,
-                                  n=self.cfg.samples_per_epoch, seed=epoch, unknown="unk",
-                                  alternatives=0):
-                print(f"--- sample, temperature {t} ---\n{s.full}", flush=True)
-                rows.append({"epoch": epoch + 1, "temperature": t, "text": s.full})
-        if self.run is not None:
-            self.run.add_samples(rows)
 
 
 @dataclass
@@ -285,7 +158,7 @@ def _plan(model: keras.Model, tc: TrainConfig, train_ids: np.ndarray, val: Seque
     return _Plan(fit_model, data,
                  {"validation_data": None, "steps_per_epoch": steps,
                   "shuffle": False},  # streams must be read in order
-                 [_StreamResets(data, tc, rng)], val)
+                 [StreamResets(data, tc, rng)], val)
 
 
 def train(
@@ -533,7 +406,7 @@ def _resumed_model(run: RunDir, point: ResumePoint, tc: TrainConfig) -> keras.Mo
     model = run.load_model(path=point.model_path)
     if tc.schedule == "constant":  # the rate is a variable of the saved optimizer (a
         # "cosine" one is refused by resume_config when it would change; "cosine-time"
-        # is set from the clock by _TimeCosine)
+        # is set from the clock by TimeCosine)
         model.optimizer.learning_rate.assign(tc.learning_rate)
     print(f"Resuming {display_path(run.path)} after epoch {point.epoch} (from "
           f"{point.model_path.name}; best val_loss {point.best_val_loss:.4f}).")
@@ -576,9 +449,9 @@ def _fit(run: RunDir, job: _Job, documents: bool, prompt: str, callbacks) -> Tra
     epochs = _epochs(run, job)
     plan = _plan(job.model, tc, job.train_ids, job.val, job.initial_epoch,
                  compile_new=job.point is None)
-    clock = _Clock(job.elapsed0)
+    clock = Clock(job.elapsed0)
     history = list(job.point.history) if job.point is not None else []
-    checkpoints = _Checkpoints(run, job.model, job.best, history, clock, plan.val_in_callback)
+    checkpoints = Checkpoints(run, job.model, job.best, history, clock, plan.val_in_callback)
     jobs = _callbacks(run, job, plan, checkpoints, clock, documents, prompt)
     t0 = time.time()
     with fused_cpu_rnn():  # torch on a CPU: the recurrent layers' fused kernel (no-op elsewhere)
@@ -605,8 +478,8 @@ def _epochs(run: RunDir, job: _Job) -> int:
     return tc.epochs
 
 
-def _callbacks(run: RunDir, job: _Job, plan: _Plan, checkpoints: _Checkpoints,
-               clock: _Clock, documents: bool, prompt: str) -> list:
+def _callbacks(run: RunDir, job: _Job, plan: _Plan, checkpoints: Checkpoints,
+               clock: Clock, documents: bool, prompt: str) -> list:
     """One callback per job, in the order they must run: the mode's own, the EMA swap,
     the checkpoints, then the time budget, samples and early stopping."""
     tc = job.tc
@@ -615,11 +488,11 @@ def _callbacks(run: RunDir, job: _Job, plan: _Plan, checkpoints: _Checkpoints,
         # validation, best.keras and last.keras see it, training steps move the raw weights
         jobs.insert(len(plan.callbacks), keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if tc.schedule == "cosine-time":
-        jobs.insert(0, _TimeCosine(tc, clock))
+        jobs.insert(0, TimeCosine(tc, clock))
     if tc.max_minutes is not None:
-        jobs.append(_TimeBudget(tc.max_minutes, clock))
+        jobs.append(TimeBudget(tc.max_minutes, clock))
     if tc.samples_per_epoch:
-        jobs.append(_Samples(job.model, job.vocab, tc, documents, prompt, run))
+        jobs.append(Samples(job.model, job.vocab, tc, documents, prompt, run))
     if tc.patience is not None:  # after the checkpoints, which put val_loss in the logs
         jobs.append(keras.callbacks.EarlyStopping("val_loss", patience=tc.patience, verbose=1))
     return jobs
