@@ -44,7 +44,7 @@ from .settings import (
     add_flags,
     values_from_args,
 )
-from .textio import CorpusError, display_path, read_text
+from .textio import CorpusError, display_path, read_text, read_texts
 
 __all__ = ["main", "build_parser"]
 
@@ -128,7 +128,7 @@ def _evaluate_parser(sub) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--zoo")
     src.add_argument("--run")
-    p.add_argument("text", help="text file to score")
+    p.add_argument("text", help="a text file or a folder of text files to score")
     p.add_argument("--last-fraction", type=float, default=None,
                    help="score only the last part (e.g. 0.1 = a 90/10 validation split)")
 
@@ -192,7 +192,7 @@ def _load(args, backend: bool = True):
 def cmd_sample(args) -> int:
     # every setting and the output path are checked before the model is read
     sc = SampleConfig(**values_from_args(SampleConfig, args))
-    if args.out:
+    if args.out is not None:
         check_target(args.out, force=args.force)
     # sampling runs on the NumPy engine: importing Keras would only delay the first character
     m = _load(args, backend=False)
@@ -206,13 +206,14 @@ def cmd_sample(args) -> int:
     dt = time.perf_counter() - t0
     chunks = []
     for i, s in enumerate(samples):
-        head = f"--- sample {i + 1} (temperature {args.temperature}, stopped by {s.stop_reason}) ---"
+        how = "greedy" if sc.greedy else f"temperature {sc.temperature}"
+        head = f"--- sample {i + 1} ({how}, stopped by {s.stop_reason}) ---"
         chunks.append(f"{head}\n{s.full}\n")
     text = "\n".join(chunks)
     print(text)
     n_tok = sum(len(s.token_ids) for s in samples)
     print(f"# {n_tok} tokens in {dt:.2f}s ({n_tok / max(dt, 1e-9):,.0f} tokens/s)", file=sys.stderr)
-    if args.out:
+    if args.out is not None:
         write_file(args.out, text, force=args.force)
         print(f"# written to {args.out}", file=sys.stderr)
     return 0
@@ -238,6 +239,9 @@ def _train_settings(args) -> tuple[dict, dict, object, list[str]]:
     mc = values_from_args(ModelConfig, given)
     tc = values_from_args(TrainConfig, given)
     recipe, notes = None, []
+    if args.init_from is not None and not args.init_from.strip():
+        raise ValueError("--init-from needs a model: a zoo name (see `zoo`), a bundle folder "
+                         "or a run folder.")
     if args.init_from:
         if args.recipe:
             raise ValueError("--recipe and --init-from do not combine: a pretrained model "
@@ -250,7 +254,9 @@ def _train_settings(args) -> tuple[dict, dict, object, list[str]]:
         mc, tc, notes = recipes.adapt(recipe, mc, tc)
     ModelConfig.from_dict({"vocab_size": 2, **mc})
     TrainConfig.from_dict(tc)
-    check_target(args.run_dir, "folder", flag="--run-dir")
+    from .rundir import RunDir  # NumPy: the training commands import it, not the command line
+
+    RunDir(args.run_dir).check()  # before the corpus is read: a refusal costs nothing
     return mc, tc, recipe, notes
 
 
@@ -303,7 +309,7 @@ def cmd_evaluate(args) -> int:
 
     if args.last_fraction is not None and not 0 < args.last_fraction <= 1:  # NaN too
         raise ValueError(f"--last-fraction must be in (0, 1], e.g. 0.1; not {args.last_fraction}")
-    text = read_text(args.text)  # first: a bad text file is refused before a model loads
+    text = read_texts(Path(args.text))  # first: bad text is refused before a model loads
     m = _load(args)
     if args.last_fraction:
         text = text[int(len(text) * (1 - args.last_fraction)):]

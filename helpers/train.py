@@ -331,6 +331,8 @@ def _prepare(run: RunDir, text, vocab: Vocab | None, model_config, tc: TrainConf
         start = _pretrained(init_from, text, vocab, model_config, new_tokens, tc.precision)
         vocab = start.vocab
     corpus = text if isinstance(text, EncodedCorpus) else load_corpus(text, vocab)
+    if corpus.source is not None and not isinstance(text, EncodedCorpus):
+        print(f"Corpus: {len(corpus):,} tokens, {corpus.how}.")  # a path: cached or not
     vocab = vocab if vocab is not None else corpus.vocab
     train_ids, val = _splits(corpus.ids, tc, data_parallel)
     if point is not None:
