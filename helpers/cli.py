@@ -31,7 +31,7 @@ from pathlib import Path
 # evaluate, the corpus builders, the encoder) is imported by the command that uses it.
 from . import datasets, recipes
 from .corpora import SOURCES, build_corpus
-from .documents import corpus_info, sidecar_path, write_corpus
+from .documents import wrapped, write_corpus
 from .errors import TextgenError
 from .machine import quiet_backend_start
 from .outputs import check_target, write_file
@@ -220,13 +220,11 @@ def cmd_sample(args) -> int:
 
 
 def _documents_flag(args) -> bool:
-    """--documents/--no-documents, else the note `corpus` wrote beside the file."""
-    if args.documents is not None:
-        return args.documents
-    documents = bool(corpus_info(args.corpus).get("documents", False))
-    if documents:
-        print(f"# documents wrapped in start/end tokens "
-              f"(from {display_path(sidecar_path(args.corpus))})", file=sys.stderr)
+    """--documents/--no-documents, else the note `corpus` wrote beside the file: the
+    decision is helpers.documents.wrapped's; this only says so when the note decided."""
+    documents, note = wrapped(args.corpus, args.documents)
+    if documents and note is not None:
+        print(f"# documents wrapped in start/end tokens (from {note})", file=sys.stderr)
     return documents
 
 
@@ -269,6 +267,7 @@ def cmd_train(args) -> int:
     mc, tc, recipe, notes = _train_settings(args)
     if args.init_from:
         return _fine_tune(args, Path(args.corpus), mc, tc)
+    documents = _documents_flag(args)  # a note that cannot be trusted: before any encoding
     t0 = time.perf_counter()
     # load_corpus decides how: encoded once in chunks into the cache and reused by the next
     # run on this corpus, or read into memory (TEXTGEN_CORPUS_CACHE=0)
@@ -283,7 +282,7 @@ def cmd_train(args) -> int:
         for note in notes:
             print(f"# note: {note}", file=sys.stderr, flush=True)
     r = train(corpus, args.run_dir, mc, tc, vocab=vocab,
-              documents=_documents_flag(args), resume=not args.fresh,
+              documents=documents, resume=not args.fresh,
               resume_from=args.resume_from, prompt=args.prompt)
     print(r)
     return 0
