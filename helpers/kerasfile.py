@@ -21,10 +21,14 @@ or run a filter.
 Nothing in it is allocated on trust either. :func:`check_budget` (which
 :func:`load_engine` runs, and :func:`load` runs before ``keras.models.load_model``)
 refuses, before any array is made: a file that is not regular or is over :data:`helpers.limits.MAX_MODEL_BYTES`;
-members whose declared or inflated size is over budget; a ``config.json`` whose layers
+members whose declared or inflated size is over budget, or that inflate to more than
+:data:`MAX_INFLATION` times what they store (Keras reads ``model.weights.h5`` whole into
+memory; weights barely compress, zeros a thousandfold); a ``config.json`` whose layers
 declare more weights than ``model.weights.h5`` has bytes (a 13 KB file declaring a
-6 GB embedding); and any HDF5 array whose shape declares more bytes than the file
-stores for it (an array left unwritten reads as gigabytes of fill value).
+6 GB embedding), counted as Keras builds them (:func:`declared_weights`); and any HDF5
+array whose shape declares more bytes than the file stores for it (an array left
+unwritten reads as gigabytes of fill value). ``model.weights.h5`` itself is inflated to
+a temporary file, once its first bytes are HDF5's, never into memory.
 
 :func:`load` is the one guarded way in for every caller (:mod:`helpers.zoo`,
 :class:`helpers.rundir.RunDir`): the NumPy engine, or a Keras model loaded in safe mode
@@ -372,8 +376,8 @@ def load_engine(path: str | os.PathLike) -> NumpyRNN:
 def _weights(zf: zipfile.ZipFile, path: Path, params: int):
     """``(open HDF5 file, its size)`` of ``model.weights.h5``, once its declared size has
     room for the ``params`` weights that config.json declares and its first bytes are
-    HDF5's signature. HDF5 needs to seek, so the member is inflated, but to an anonymous
-    temporary file, a megabyte at a time, never into memory; it is gone once closed."""
+    HDF5's signature. HDF5 needs to seek, so the member is inflated, but to a temporary
+    file, a megabyte at a time, never into memory; it is deleted once closed."""
     try:
         info = zf.getinfo(WEIGHTS)
     except KeyError:
@@ -384,7 +388,9 @@ def _weights(zf: zipfile.ZipFile, path: Path, params: int):
                           f"bytes), but {WEIGHTS} holds only {info.file_size:,} bytes; the "
                           "file is damaged or forged. Refusing it before allocating them.")
     what = f"{path.name}: {WEIGHTS}"
-    with tempfile.TemporaryFile() as tmp:
+    # named: pyfive reopens a real file by its name (an anonymous one's is its descriptor,
+    # which it would close); h5py reads through this object
+    with tempfile.NamedTemporaryFile(prefix="weights-", suffix=".h5") as tmp:
         try:
             check_size(info.file_size, MAX_MODEL_BYTES, what)
             with zf.open(info) as fh:
