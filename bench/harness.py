@@ -112,7 +112,7 @@ def check(spec: dict) -> None:
         ModelConfig.from_dict({"vocab_size": 2, **spec["model"]})
         TrainConfig.from_dict({**TRAIN_BASE, **spec["train"], "max_minutes": 1.0})
     except (SettingsError, OutputError, TypeError) as e:
-        raise SystemExit(f"error: run {spec.get('name')!r}: {e}") from None
+        raise SystemExit(f"error: run {spec.get('name')}: {e}") from None
 
 
 def slug(device: str) -> str:
