@@ -84,7 +84,7 @@ def expand(plan: dict, model: dict | None = None, train: dict | None = None,
         if budget:
             spec["budget_s"] = budget
         runs.append(spec)
-    names = [r["name"] for r in runs]
+    names = [r.get("name") for r in runs]
     if len(set(names)) != len(names):
         raise SystemExit(f"error: run names repeat in the plan: {names}")
     for spec in runs:
@@ -95,9 +95,11 @@ def expand(plan: dict, model: dict | None = None, train: dict | None = None,
 def check(spec: dict) -> None:
     """Refuse a run whose settings :mod:`helpers.settings` refuses, before any process
     starts (``SystemExit`` with the run's name and the setting's own message)."""
+    from helpers.outputs import OutputError, check_name
     from helpers.settings import SettingsError
 
     try:
+        check_name(spec.get("name"), "a run's name")  # it names the run's files
         if not spec.get("budget_s", 0) > MIN_TRAINING_S:
             raise SettingsError(f"budget_s must be a number of seconds > {MIN_TRAINING_S}; "
                                 f"not {spec.get('budget_s')!r}")
@@ -109,7 +111,7 @@ def check(spec: dict) -> None:
                                 f"data registry's: {', '.join(datasets.names())}")
         ModelConfig.from_dict({"vocab_size": 2, **spec["model"]})
         TrainConfig.from_dict({**TRAIN_BASE, **spec["train"], "max_minutes": 1.0})
-    except (SettingsError, TypeError) as e:
+    except (SettingsError, OutputError, TypeError) as e:
         raise SystemExit(f"error: run {spec.get('name')}: {e}") from None
 
 
@@ -141,7 +143,8 @@ def run_one(spec: dict, t_launch: float) -> dict:
     from helpers.windows import split_ids
 
     text = corpus_text(spec.get("corpus", "tinyshakespeare"))
-    # the split train() makes: nanoGPT's last 10% unless the plan says otherwise
+    # the split train() makes: nanoGPT's last 10% unless the plan says otherwise (cut
+    # from the text: a character vocabulary has one id per character, so it is the same)
     val_text = split_ids(text, spec["train"].get("val_fraction", 0.1))[1]
     curve: list[list[float]] = []
     steps = [0]

@@ -31,7 +31,7 @@ from pathlib import Path
 # evaluate, the corpus builders, the encoder) is imported by the command that uses it.
 from . import datasets, recipes
 from .corpora import SOURCES, build_corpus
-from .documents import corpus_info, sidecar_path, write_corpus
+from .documents import wrapped, write_corpus
 from .errors import TextgenError
 from .machine import quiet_backend_start
 from .outputs import check_target, write_file
@@ -44,7 +44,7 @@ from .settings import (
     add_flags,
     values_from_args,
 )
-from .textio import CorpusError, display_path, read_text
+from .textio import CorpusError, display_path, read_text, read_texts
 
 __all__ = ["main", "build_parser"]
 
@@ -128,7 +128,7 @@ def _evaluate_parser(sub) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--zoo")
     src.add_argument("--run")
-    p.add_argument("text", help="text file to score")
+    p.add_argument("text", help="a text file or a folder of text files to score")
     p.add_argument("--last-fraction", type=float, default=None,
                    help="score only the last part (e.g. 0.1 = a 90/10 validation split)")
 
@@ -192,7 +192,7 @@ def _load(args, backend: bool = True):
 def cmd_sample(args) -> int:
     # every setting and the output path are checked before the model is read
     sc = SampleConfig(**values_from_args(SampleConfig, args))
-    if args.out:
+    if args.out is not None:
         check_target(args.out, force=args.force)
     # sampling runs on the NumPy engine: importing Keras would only delay the first character
     m = _load(args, backend=False)
@@ -206,26 +206,25 @@ def cmd_sample(args) -> int:
     dt = time.perf_counter() - t0
     chunks = []
     for i, s in enumerate(samples):
-        head = f"--- sample {i + 1} (temperature {args.temperature}, stopped by {s.stop_reason}) ---"
+        how = "greedy" if sc.greedy else f"temperature {sc.temperature}"
+        head = f"--- sample {i + 1} ({how}, stopped by {s.stop_reason}) ---"
         chunks.append(f"{head}\n{s.full}\n")
     text = "\n".join(chunks)
     print(text)
     n_tok = sum(len(s.token_ids) for s in samples)
     print(f"# {n_tok} tokens in {dt:.2f}s ({n_tok / max(dt, 1e-9):,.0f} tokens/s)", file=sys.stderr)
-    if args.out:
+    if args.out is not None:
         write_file(args.out, text, force=args.force)
         print(f"# written to {args.out}", file=sys.stderr)
     return 0
 
 
 def _documents_flag(args) -> bool:
-    """--documents/--no-documents, else the note `corpus` wrote beside the file."""
-    if args.documents is not None:
-        return args.documents
-    documents = bool(corpus_info(args.corpus).get("documents", False))
-    if documents:
-        print(f"# documents wrapped in start/end tokens "
-              f"(from {display_path(sidecar_path(args.corpus))})", file=sys.stderr)
+    """--documents/--no-documents, else the note `corpus` wrote beside the file: the
+    decision is helpers.documents.wrapped's; this only says so when the note decided."""
+    documents, note = wrapped(args.corpus, args.documents)
+    if documents and note is not None:
+        print(f"# documents wrapped in start/end tokens (from {note})", file=sys.stderr)
     return documents
 
 
@@ -238,6 +237,9 @@ def _train_settings(args) -> tuple[dict, dict, object, list[str]]:
     mc = values_from_args(ModelConfig, given)
     tc = values_from_args(TrainConfig, given)
     recipe, notes = None, []
+    if args.init_from is not None and not args.init_from.strip():
+        raise ValueError("--init-from needs a model: a zoo name (see `zoo`), a bundle folder "
+                         "or a run folder.")
     if args.init_from:
         if args.recipe:
             raise ValueError("--recipe and --init-from do not combine: a pretrained model "
@@ -250,7 +252,9 @@ def _train_settings(args) -> tuple[dict, dict, object, list[str]]:
         mc, tc, notes = recipes.adapt(recipe, mc, tc)
     ModelConfig.from_dict({"vocab_size": 2, **mc})
     TrainConfig.from_dict(tc)
-    check_target(args.run_dir, "folder", flag="--run-dir")
+    from .rundir import RunDir  # NumPy: the training commands import it, not the command line
+
+    RunDir(args.run_dir).check()  # before the corpus is read: a refusal costs nothing
     return mc, tc, recipe, notes
 
 
@@ -263,6 +267,7 @@ def cmd_train(args) -> int:
     mc, tc, recipe, notes = _train_settings(args)
     if args.init_from:
         return _fine_tune(args, Path(args.corpus), mc, tc)
+    documents = _documents_flag(args)  # a note that cannot be trusted: before any encoding
     t0 = time.perf_counter()
     # load_corpus decides how: encoded once in chunks into the cache and reused by the next
     # run on this corpus, or read into memory (TEXTGEN_CORPUS_CACHE=0)
@@ -277,7 +282,7 @@ def cmd_train(args) -> int:
         for note in notes:
             print(f"# note: {note}", file=sys.stderr, flush=True)
     r = train(corpus, args.run_dir, mc, tc, vocab=vocab,
-              documents=_documents_flag(args), resume=not args.fresh,
+              documents=documents, resume=not args.fresh,
               resume_from=args.resume_from, prompt=args.prompt)
     print(r)
     return 0
@@ -303,7 +308,7 @@ def cmd_evaluate(args) -> int:
 
     if args.last_fraction is not None and not 0 < args.last_fraction <= 1:  # NaN too
         raise ValueError(f"--last-fraction must be in (0, 1], e.g. 0.1; not {args.last_fraction}")
-    text = read_text(args.text)  # first: a bad text file is refused before a model loads
+    text = read_texts(Path(args.text))  # first: bad text is refused before a model loads
     m = _load(args)
     if args.last_fraction:
         text = text[int(len(text) * (1 - args.last_fraction)):]

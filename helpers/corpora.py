@@ -22,6 +22,9 @@ def _gutenberg(inputs: list[str], stats: dict, mirror: str | None, max_chars) ->
 
     if not inputs:
         raise ValueError("Give book ids, e.g. 1342 84 11.")
+    bad = [i for i in inputs if not (i.isascii() and i.isdigit())]
+    if bad:
+        raise ValueError(f"Gutenberg book ids are numbers, e.g. 1342 84 11; not {bad[0]!r}.")
     text, st = Gutenberg(mirror=mirror).corpus([int(i) for i in inputs])
     stats.update(st)
     return text
@@ -88,6 +91,10 @@ def build_corpus(source: str, inputs: list[str], mirror: str | None = None,
 
     if source not in SOURCES:
         raise ValueError(f"Unknown source {source!r}; choose from {', '.join(SOURCES)}.")
+    if max_chars is not None and (isinstance(max_chars, bool) or not isinstance(max_chars, int)
+                                  or max_chars < 1):
+        raise ValueError(f"--max-chars (max_chars) must be a whole number of at least 1; not "
+                         f"{max_chars!r}.")
     build, documents = SOURCES[source]
     stats: dict = {"source": source, "documents": documents}
     text = build(list(inputs), stats, mirror, max_chars)

@@ -44,6 +44,7 @@ import json
 import mmap
 import os
 import re
+import stat
 import sys
 import time
 from collections import Counter
@@ -55,14 +56,14 @@ import numpy as np
 from . import paths
 from .corpus_stream import (
     CHUNK_BYTES,
-    STREAMED,
+    NO_SIZE_BUDGET,
     ByteProgress,
     IdWriter,
     counter_for,
     stream,
     streamable,
 )
-from .limits import open_regular, read_json, shown
+from .limits import InputRefused, open_regular, read_json, require_regular, shown
 from .textio import (
     TEXT_SUFFIXES,
     CorpusError,
@@ -218,7 +219,7 @@ def _full_hash(f: Path) -> str:
     in 0.7 s where the CPU has SHA instructions, blake2b in 1.3 s; read from the page
     cache, 1.7 s per GB (measured on a shared 2-core machine)."""
     h = hashlib.sha256()
-    with open_regular(f, STREAMED) as fh:
+    with open_regular(f, NO_SIZE_BUDGET) as fh:
         buf = bytearray(_HASH_BYTES)
         view = memoryview(buf)
         while n := fh.readinto(buf):
@@ -240,16 +241,22 @@ def _header(dtype: np.dtype, n: int) -> bytes:
     return buf.getvalue()
 
 
+def _read_header(fh) -> tuple[tuple, bool, np.dtype]:
+    """Shape, Fortran order and dtype of the ``.npy`` open in ``fh``, which is left at the
+    first byte of data (raises ValueError for what is not one)."""
+    version = np.lib.format.read_magic(fh)
+    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+            else np.lib.format.read_array_header_2_0)
+    return read(fh)
+
+
 def _npy_problem(npy: Path, tokens: int, dtype: np.dtype) -> str | None:
     """Why the cached array cannot be used as is (None when it can)."""
-    try:
-        with open(npy, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0)
-            shape, fortran, dt = read(fh)
+    try:  # a regular file only: a FIFO planted here would block a plain open() for ever
+        with open_regular(npy, NO_SIZE_BUDGET) as fh:
+            shape, fortran, dt = _read_header(fh)
             offset, size = fh.tell(), os.fstat(fh.fileno()).st_size
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError) as e:  # InputRefused is a ValueError
         return f"cannot be read ({e})"
     if shape != (tokens,) or fortran or dt != dtype:
         return "does not match its note"
@@ -266,19 +273,20 @@ def _ids_problem(npy: Path, tokens: int, dtype: np.dtype, vocab_size: int) -> st
     does not put a GB of pages in this process."""
     if tokens == 0:
         return None
-    with open(npy, "rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        (np.lib.format.read_array_header_1_0 if version == (1, 0)
-         else np.lib.format.read_array_header_2_0)(fh)
-        buf = np.empty(_HASH_BYTES // dtype.itemsize, dtype)
-        top, left = 0, tokens
-        while left:
-            got = fh.readinto(memoryview(buf)[:min(left, len(buf))].cast("B"))
-            n = (got or 0) // dtype.itemsize
-            if not n:
-                return "is truncated"
-            top = max(top, int(buf[:n].max()))
-            left -= n
+    try:  # the file may have been replaced since _npy_problem looked at it
+        with open_regular(npy, NO_SIZE_BUDGET) as fh:
+            _read_header(fh)
+            buf = np.empty(_HASH_BYTES // dtype.itemsize, dtype)
+            top, left = 0, tokens
+            while left:
+                got = fh.readinto(memoryview(buf)[:min(left, len(buf))].cast("B"))
+                n = (got or 0) // dtype.itemsize
+                if not n:
+                    return "is truncated"
+                top = max(top, int(buf[:n].max()))
+                left -= n
+    except (OSError, ValueError) as e:
+        return f"cannot be read ({e})"
     if top >= vocab_size:
         return f"holds id {top}, but its vocabulary has {vocab_size} tokens"
     return None
@@ -293,16 +301,21 @@ def _map(npy: Path) -> np.ndarray:
     resident set. Dropping the file's cached pages first (they are clean once written)
     and advising random access keeps that to about a page per window; the pages read stay
     cached for the next batches.
+
+    The file is opened once through :func:`helpers.limits.open_regular` and mapped from
+    that descriptor (``np.load(mmap_mode=...)`` would open the path again, blocking on a
+    FIFO swapped in after the checks); the map outlives the descriptor.
     """
-    if hasattr(os, "posix_fadvise"):
-        fd = os.open(npy, os.O_RDONLY)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        except OSError:
-            pass  # only advice: some file systems ignore it
-        finally:
-            os.close(fd)
-    ids = np.load(npy, mmap_mode="r")
+    with open_regular(npy, NO_SIZE_BUDGET) as fh:
+        shape, fortran, dtype = _read_header(fh)
+        offset = fh.tell()
+        if hasattr(os, "posix_fadvise"):
+            try:
+                os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            except OSError:
+                pass  # only advice: some file systems ignore it
+        ids = np.memmap(fh, dtype=dtype, mode="r", offset=offset, shape=shape,
+                        order="F" if fortran else "C")
     mapping = getattr(ids, "_mmap", None)  # np.memmap's mmap object
     if mapping is not None and hasattr(mmap, "MADV_RANDOM"):
         try:
@@ -310,6 +323,30 @@ def _map(npy: Path) -> np.ndarray:
         except OSError:
             pass
     return ids
+
+
+def _entry_problem(entries: tuple[Path, ...]) -> str | None:
+    """Why the cache entry made of ``entries`` (the array, its note, its vocabulary)
+    cannot be read, when one of them is there but is no regular file (a FIFO, a device,
+    a link to one or to nothing): then it is encoded again, and the renames that write
+    the new entry replace those paths. A folder cannot be replaced by a rename: refused.
+    None when each is a regular file or absent."""
+    for p in entries:
+        try:
+            lst = os.lstat(p)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(lst.st_mode):
+            raise CorpusError(f"{shown(p)} is a folder where the corpus cache keeps a file; "
+                              "remove it (or set TEXTGEN_CORPUS_CACHE=0 to read the corpus "
+                              "into memory) and run again.")
+        try:
+            require_regular(os.stat(p), p)
+        except OSError:
+            return f"{display_path(p)} is a link to nothing"
+        except InputRefused:
+            return f"{display_path(p)} is not a regular file"
+    return None
 
 
 def _note(msg: str) -> None:
@@ -330,6 +367,10 @@ def _vocab_spec(vocab: Vocab | None, word_level: bool, max_words: int, min_count
 
 def _cached(npy: Path, meta_p: Path, vocab_p: Path, key: dict, vocab: Vocab | None
             ) -> tuple[np.ndarray, Vocab] | None:
+    problem = _entry_problem((npy, meta_p, vocab_p))
+    if problem:
+        _note(f"the cached encoding {problem}; encoding the corpus again.")
+        return None
     if not (npy.exists() and meta_p.exists()):
         return None
     try:

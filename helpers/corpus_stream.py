@@ -26,12 +26,15 @@ from .textio import (
 )
 from .vocab import CharVocab, Vocab, WordVocab
 
-__all__ = ["CHUNK_BYTES", "MAX_LINE_CHARS", "STREAMED", "Sink", "CharCounter", "WordCounter",
+__all__ = ["CHUNK_BYTES", "MAX_LINE_CHARS", "NO_SIZE_BUDGET", "Sink", "CharCounter", "WordCounter",
            "IdWriter", "ByteProgress", "counter_for", "pieces", "stream", "streamable"]
 
 CHUNK_BYTES = 4 << 20  # bytes read at a time: small next to the corpus, big enough to be fast
 _COUNT_CHARS = 1 << 20  # characters counted at a time (their UTF-32 copy is 4 bytes each)
-STREAMED = 1 << 62  # no size budget for a file read in chunks (memory stays small)
+# The size budget (helpers.limits.open_regular) of a file read in chunks: none, since memory
+# stays small whatever its size. A budget, not a mode: open_regular still refuses what is
+# not a regular file.
+NO_SIZE_BUDGET = 1 << 62
 # the longest line a word-level encoding holds while it waits for the line's end
 MAX_LINE_CHARS = 64 << 20
 
@@ -41,7 +44,7 @@ def pieces(f: Path, encoding: str, chunk_bytes: int, on_bytes: Callable[[int], N
     """Decoded text of ``f`` in pieces with ``\\n`` line ends; raises UnicodeDecodeError."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     held = ""  # a final "\r" waits for the next chunk, which may start with its "\n"
-    with open_regular(f, STREAMED) as fh:
+    with open_regular(f, NO_SIZE_BUDGET) as fh:
         while True:
             data = fh.read(chunk_bytes)
             on_bytes(len(data))
@@ -225,7 +228,7 @@ def stream(src: Path, files: list[Path], sink: Sink, chunk_bytes: int, separator
     used: dict[Path, str] = {}
     skipped: list[str] = []
     for f in files:
-        with open_regular(f, STREAMED) as fh:
+        with open_regular(f, NO_SIZE_BUDGET) as fh:
             head = fh.read(SNIFF_BYTES)
         if looks_binary(head):
             if single:

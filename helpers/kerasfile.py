@@ -21,10 +21,14 @@ or run a filter.
 Nothing in it is allocated on trust either. :func:`check_budget` (which
 :func:`load_engine` runs, and :func:`load` runs before ``keras.models.load_model``)
 refuses, before any array is made: a file that is not regular or is over :data:`helpers.limits.MAX_MODEL_BYTES`;
-members whose declared or inflated size is over budget; a ``config.json`` whose layers
+members whose declared or inflated size is over budget, or that inflate to more than
+:data:`MAX_INFLATION` times what they store (Keras reads ``model.weights.h5`` whole into
+memory; weights barely compress, zeros a thousandfold); a ``config.json`` whose layers
 declare more weights than ``model.weights.h5`` has bytes (a 13 KB file declaring a
-6 GB embedding); and any HDF5 array whose shape declares more bytes than the file
-stores for it (an array left unwritten reads as gigabytes of fill value).
+6 GB embedding), counted as Keras builds them (:func:`declared_weights`); and any HDF5
+array whose shape declares more bytes than the file stores for it (an array left
+unwritten reads as gigabytes of fill value). ``model.weights.h5`` itself is inflated to
+a temporary file, once its first bytes are HDF5's, never into memory.
 
 :func:`load` is the one guarded way in for every caller (:mod:`helpers.zoo`,
 :class:`helpers.rundir.RunDir`): the NumPy engine, or a Keras model loaded in safe mode
@@ -38,11 +42,13 @@ NumpyRNN(vocab=68, LSTM(512) -> LSTM(512))
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
 import os
 import re
+import shutil
 import struct
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -57,8 +63,9 @@ __all__ = ["KerasFileError", "load", "load_engine", "read_config", "model_layers
            "declared_weights"]
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
-# config.json of a build_model network is a few kilobytes; a bigger one is not ours
-MAX_JSON_BYTES = 16 << 20
+# config.json of a build_model network is 7 KB (one of 50 layers would be ~60 KB); a bigger
+# one is not ours, and 1 MB of JSON parses to at most some tens of MB of objects
+MAX_JSON_BYTES = 1 << 20
 GATES = {"LSTM": 4, "GRU": 3}
 # what pyfive raises for a damaged file, besides OSError (it checks the format with asserts)
 _PYFIVE_ERRORS = (ValueError, NotImplementedError, AssertionError, IndexError, struct.error)
@@ -66,6 +73,20 @@ _PYFIVE_ERRORS = (ValueError, NotImplementedError, AssertionError, IndexError, s
 # least this many bytes of model.weights.h5
 MIN_WEIGHT_BYTES = 2
 MAX_MEMBERS = 1000  # Keras writes three (config, metadata, weights), maybe a few assets
+# How much bigger a member may inflate than it is stored. Keras stores members as they
+# are (ratio 1.0); trained float weights deflate barely: the zoo's model.weights.h5 shrink
+# 1.075-1.081x at zlib level 9, a 10 k-weight model 1.26x. Ten times is a wide margin;
+# zeros deflate 1000x. Members below the floor are small enough to inflate anyway.
+MAX_INFLATION = 10
+INFLATION_FLOOR = 16 << 20
+# the first bytes of an HDF5 file as h5py writes it for Keras (superblock at offset 0)
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# groups and arrays walked in model.weights.h5: a build_model network has a few dozen
+MAX_H5_OBJECTS = 10_000
+# the layers whose weights declared_weights can tell from their settings (and the
+# number of gate blocks of a recurrent one); any other kind of layer is refused
+RECURRENT = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
+PASS_THROUGH = {"Dropout"}  # no weights, output as wide as input
 
 
 class KerasFileError(TextgenError, ValueError):
@@ -116,11 +137,42 @@ def _open(path: Path) -> zipfile.ZipFile:
     try:
         # a regular file within budget (a FIFO or a device would never end), and a
         # handful of entries (a .keras file has three)
-        return open_zip(path, MAX_MODEL_BYTES, MAX_MEMBERS, path.name)
+        zf = open_zip(path, MAX_MODEL_BYTES, MAX_MEMBERS, path.name)
+        size = path.stat().st_size
     except InputRefused as e:
         raise KerasFileError(str(e)) from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise _fail(path, f"not a valid .keras file (truncated or corrupt: {e}).") from e
+    try:
+        _check_members(zf, size, path)
+    except BaseException:
+        zf.close()
+        raise
+    return zf
+
+
+def _check_members(zf: zipfile.ZipFile, size: int, path: Path) -> None:
+    """Refuse, from the central directory alone, an archive whose members would inflate
+    to more than the model budget or far more than they are stored: Keras reads
+    ``model.weights.h5`` whole into memory, so a member of zeros would cost its
+    inflated size however few bytes the file holds. (zipfile never yields more than a
+    member's declared size, so the declared sizes bound what inflating can cost.)"""
+    total = 0
+    for info in zf.infolist():
+        total += info.file_size
+        if info.compress_size > size:
+            raise _fail(path, f"{info.filename} says it stores {info.compress_size:,} bytes "
+                              f"in an archive of {size:,}; the file is truncated or corrupt.")
+        if info.file_size > INFLATION_FLOOR and info.file_size > MAX_INFLATION * max(
+                info.compress_size, 1):
+            raise _fail(path, f"{info.filename} inflates to {info.file_size:,} bytes from "
+                              f"{info.compress_size:,} stored, more than {MAX_INFLATION}x; "
+                              "model weights barely compress, so this is a zip bomb or a "
+                              "forgery. Refusing it before inflating it.")
+        try:
+            check_size(total, MAX_MODEL_BYTES, f"{path.name}: its members together")
+        except InputRefused as e:
+            raise KerasFileError(str(e)) from None
 
 
 def read_config(path: str | os.PathLike) -> dict:
@@ -140,9 +192,12 @@ def _snake_case(name: str) -> str:
 def _inbound(layer: dict) -> list[str]:
     """Names of the layers feeding ``layer`` in a functional config."""
     names = []
-    for node in layer.get("inbound_nodes") or []:
-        for arg in (node or {}).get("args") or []:
-            hist = arg.get("config", {}).get("keras_history") if isinstance(arg, dict) else None
+    nodes = layer.get("inbound_nodes")
+    for node in nodes if isinstance(nodes, list) else []:
+        args = node.get("args") if isinstance(node, dict) else None
+        for arg in args if isinstance(args, list) else []:
+            cfg = arg.get("config") if isinstance(arg, dict) else None
+            hist = cfg.get("keras_history") if isinstance(cfg, dict) else None
             if isinstance(hist, list) and hist:
                 names.append(hist[0])
     return names
@@ -307,21 +362,22 @@ def load_engine(path: str | os.PathLike) -> NumpyRNN:
         config = _read_json(zf, CONFIG, path)
         _metadata_check(_read_json(zf, METADATA, path), path)
         layers = model_layers(config, path)
-        blob = _weights_blob(zf, path, _params(layers, path))
-    h5 = _open_h5(blob, path)
-    with h5:
-        try:
-            _check_stored(h5, len(blob), path)
-            return _build(h5, layers, path)
-        except KerasFileError:
-            raise
-        except (OSError, KeyError, TypeError, *_PYFIVE_ERRORS) as e:  # a damaged file
-            raise _fail(path, f"{WEIGHTS} is damaged ({type(e).__name__}: {e}).") from e
+        with _weights(zf, path, declared_weights(config, path)) as (h5, size):
+            try:
+                _check_stored(h5, size, path)
+                return _build(h5, layers, path)
+            except KerasFileError:
+                raise
+            except (OSError, KeyError, TypeError, *_PYFIVE_ERRORS) as e:  # a damaged file
+                raise _fail(path, f"{WEIGHTS} is damaged ({type(e).__name__}: {e}).") from e
 
 
-def _weights_blob(zf: zipfile.ZipFile, path: Path, params: int) -> bytes:
-    """``model.weights.h5`` in memory (HDF5 needs to seek in it), once its declared size
-    has room for the ``params`` weights that config.json declares."""
+@contextlib.contextmanager
+def _weights(zf: zipfile.ZipFile, path: Path, params: int):
+    """``(open HDF5 file, its size)`` of ``model.weights.h5``, once its declared size has
+    room for the ``params`` weights that config.json declares and its first bytes are
+    HDF5's signature. HDF5 needs to seek, so the member is inflated, but to a temporary
+    file, a megabyte at a time, never into memory; it is deleted once closed."""
     try:
         info = zf.getinfo(WEIGHTS)
     except KeyError:
@@ -331,39 +387,61 @@ def _weights_blob(zf: zipfile.ZipFile, path: Path, params: int) -> bytes:
         raise _fail(path, f"config.json declares {params:,} weights (at least {need:,} "
                           f"bytes), but {WEIGHTS} holds only {info.file_size:,} bytes; the "
                           "file is damaged or forged. Refusing it before allocating them.")
-    try:
-        return _read_member(zf, info, MAX_MODEL_BYTES, path)
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
-            RuntimeError) as e:
-        raise _fail(path, f"{WEIGHTS} cannot be read ({e}); the file is truncated or "
-                          "corrupt.") from e
+    what = f"{path.name}: {WEIGHTS}"
+    # named: pyfive reopens a real file by its name (an anonymous one's is its descriptor,
+    # which it would close); h5py reads through this object
+    with tempfile.NamedTemporaryFile(prefix="weights-", suffix=".h5") as tmp:
+        try:
+            check_size(info.file_size, MAX_MODEL_BYTES, what)
+            with zf.open(info) as fh:
+                head = fh.read(len(HDF5_SIGNATURE))
+                if head != HDF5_SIGNATURE:
+                    raise _fail(path, f"{WEIGHTS} is not a valid HDF5 file (it does not "
+                                      "begin with the HDF5 signature); refusing it before "
+                                      "inflating the rest.")
+                tmp.write(head)
+                # zipfile stops at the declared size and checks the CRC at the end
+                shutil.copyfileobj(fh, tmp, 1 << 20)
+        except InputRefused as e:
+            raise KerasFileError(str(e)) from None
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
+                RuntimeError) as e:
+            raise _fail(path, f"{WEIGHTS} cannot be read ({e}); the file is truncated or "
+                              "corrupt.") from e
+        size = tmp.tell()
+        tmp.seek(0)
+        h5py = _hdf5()  # only here: the package imports this module without needing HDF5
+        try:
+            h5 = h5py.File(tmp, "r")
+        except (OSError, *_PYFIVE_ERRORS) as e:
+            raise _fail(path, f"{WEIGHTS} is not a valid HDF5 file ({e}).") from e
+        with h5:
+            yield h5, size
 
 
-def _open_h5(blob: bytes, path: Path):
-    h5py = _hdf5()  # only here: the package imports this module without needing HDF5
-
-    try:
-        return h5py.File(io.BytesIO(blob), "r")
-    except (OSError, *_PYFIVE_ERRORS) as e:
-        raise _fail(path, f"{WEIGHTS} is not a valid HDF5 file ({e}).") from e
-
-
-def _arrays(h5):
+def _arrays(h5, path: Path):
     """``(dataset, declared bytes, stored bytes or None)`` for every array of an open
     HDF5 file, walking hard links only (a soft link is refused by :func:`_array` where it
-    matters, never followed here). h5py tells the bytes stored; pyfive (the browser
-    build) does not, so ``None``."""
+    matters, never followed here), one name at a time and at most
+    :data:`MAX_H5_OBJECTS` objects (a forged group of millions of names would take
+    gigabytes as a list). h5py tells the bytes stored; pyfive (the browser build) does
+    not, so ``None``."""
     h5py = _hdf5()
     pyfive = h5py.__name__ == "pyfive"
-    todo = [h5]
+    todo, seen = [h5], 0
     while todo:
         grp = todo.pop()
         if pyfive:
-            keys = [k for k, target in getattr(grp, "_links", {}).items()
-                    if not isinstance(target, str)]
+            keys = (k for k, target in getattr(grp, "_links", {}).items()
+                    if not isinstance(target, str))
         else:
-            keys = [k for k in grp if isinstance(grp.get(k, getlink=True), h5py.HardLink)]
+            keys = (k for k in grp if isinstance(grp.get(k, getlink=True), h5py.HardLink))
         for key in keys:
+            seen += 1
+            if seen > MAX_H5_OBJECTS:
+                raise _fail(path, f"{WEIGHTS} holds more than {MAX_H5_OBJECTS:,} groups and "
+                                  "arrays; a network of this package has a few dozen. "
+                                  "Refusing it.")
             obj = grp[key]
             if isinstance(obj, h5py.Group):
                 todo.append(obj)
@@ -378,7 +456,7 @@ def _check_stored(h5, size: int, path: Path) -> None:
     stored bytes are not known (pyfive), the arrays together may not declare more bytes
     than the file holds (Keras stores them uncompressed)."""
     total = 0
-    for obj, declared, stored in _arrays(h5):
+    for obj, declared, stored in _arrays(h5, path):
         total += declared
         if stored is not None and (declared > stored or total > size):
             raise _fail(path, f"{obj.name} declares {declared:,} bytes but the file "
@@ -392,67 +470,103 @@ def _check_stored(h5, size: int, path: Path) -> None:
 
 
 def declared_weights(config: dict, path: str | os.PathLike = "model.keras") -> int:
-    """How many weights the layers of ``config`` (a Keras 3 ``config.json``) declare,
-    for the layers whose size can be told from their settings (Embedding, Dense and the
-    recurrent layers: the ones that make a network big); other layers count 0.
+    """How many weights Keras would allocate to build the model of ``config`` (a Keras 3
+    ``config.json``), before it reads a single one: :func:`check_budget` refuses a
+    config that declares more than the file holds, and :func:`load_engine` checks the
+    same count.
 
-    Keras allocates these when it builds the model, before it reads a single weight, so
-    this is what a forged config would make it allocate."""
+    It never undercounts, whatever the config says; where it cannot count, it refuses
+    (:class:`KerasFileError`):
+
+    * only a ``Functional`` or ``Sequential`` model of the layers this package builds
+      (InputLayer, Embedding, Dropout, LSTM, GRU, SimpleRNN, Dense) is counted; any
+      other kind of layer (a convolution, an attention, a nested model, a wrapper) could
+      allocate anything from its settings, so it is refused;
+    * each layer reads exactly one layer before it (a chain, as ``build_model`` makes),
+      whose output width is its input width: the embedding size, the units of a
+      recurrent or Dense layer, the width passed through a Dropout;
+    * a layer's ``build_config`` (Keras builds the layer from it before connecting it)
+      may name another input width: the larger of the two is counted; any other way of
+      building (``shapes_dict``) is refused."""
     path = Path(path)
-    total = 0
+
+    def bad(why: str) -> KerasFileError:
+        return _fail(path, f"{why}; the file is damaged or forged, or holds a network "
+                           "this package does not build. Refusing it before building it.")
 
     def num(value, what: str) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise _fail(path, f"config.json gives {what} as {value!r}.")
+            raise bad(f"config.json gives {what} as {value!r}")
         return value
 
-    def last_dim(cfg: dict, name: str) -> int:
-        shape = (cfg.get("build_config") or {}).get("input_shape") if isinstance(
-            cfg.get("build_config"), dict) else None
-        if isinstance(shape, list) and shape and isinstance(shape[-1], int):
-            return num(shape[-1], f"the input width of {name!r}")
-        return 0
+    def built_width(layer: dict, name: str) -> int | None:
+        """The input width ``build_config`` builds the layer with (None: not given)."""
+        build = layer.get("build_config")
+        if build is None or build == {}:
+            return None
+        shape = build.get("input_shape") if isinstance(build, dict) else None
+        if not isinstance(build, dict) or set(build) != {"input_shape"} or not (
+                isinstance(shape, list) and shape):
+            raise bad(f"layer {name!r} has a build_config this reader cannot size "
+                      f"({str(build)[:80]})")
+        return None if shape[-1] is None else num(shape[-1], f"the input shape of {name!r}")
 
-    todo = [config]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, list):
-            todo.extend(node)
+    if not isinstance(config, dict) or config.get("class_name") not in (
+            "Functional", "Sequential") or not isinstance(config.get("config"), dict):
+        kind = config.get("class_name") if isinstance(config, dict) else None
+        raise bad(f"config.json holds a {kind!r} model, not a functional or sequential one")
+    chain = config["class_name"] == "Sequential"
+    layers = config["config"].get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise bad("config.json has no list of layers")
+    widths: dict[str, int | None] = {}  # each layer's output width, by name
+    total, before = 0, None
+    for i, layer in enumerate(layers):
+        kind = layer.get("class_name") if isinstance(layer, dict) else None
+        kind = kind if isinstance(kind, str) else repr(kind)
+        cfg = layer.get("config") if isinstance(layer, dict) else None
+        if not isinstance(cfg, dict):
+            raise bad(f"layer {i} of config.json has no settings")
+        name = cfg.get("name", layer.get("name"))
+        if not isinstance(name, str) or name in widths:
+            raise bad(f"layer {i} of config.json has no name or a repeated one ({name!r})")
+        if kind == "InputLayer":
+            shape = cfg.get("batch_shape")
+            width = shape[-1] if isinstance(shape, list) and shape else None
+            widths[name] = before = None if width is None else num(
+                width, f"the input shape of {name!r}")
             continue
-        if not isinstance(node, dict):
-            continue
-        kind, cfg = node.get("class_name"), node.get("config")
-        if isinstance(kind, str) and isinstance(cfg, dict):
-            name = str(cfg.get("name", kind))
-            width = last_dim(node, name)
-            if kind == "Embedding":
-                total += (num(cfg.get("input_dim", 0), f"input_dim of {name!r}")
-                          * num(cfg.get("output_dim", 0), f"output_dim of {name!r}"))
-            elif kind == "Dense":
-                units = num(cfg.get("units", 0), f"the units of {name!r}")
-                total += units * (width + 1)
-            elif kind in ("LSTM", "GRU", "SimpleRNN"):
-                units = num(cfg.get("units", 0), f"the units of {name!r}")
-                total += GATES.get(kind, 1) * units * (width + units + 2)
-        todo.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        if not (kind in RECURRENT or kind in PASS_THROUGH or kind in ("Embedding", "Dense")):
+            raise bad(f"config.json has a layer {name!r} of kind {kind!r}, whose weights "
+                      "this reader cannot count")
+        if chain:
+            if i == 0:
+                raise bad(f"the first layer {name!r} has no input")
+            width = before
+        else:
+            inbound = _inbound(layer)
+            if len(inbound) != 1 or inbound[0] not in widths:
+                raise bad(f"layer {name!r} does not read exactly one layer before it "
+                          f"({inbound!r})")
+            width = widths[inbound[0]]
+        built = built_width(layer, name)
+        width = built if width is None else width if built is None else max(width, built)
+        if kind == "Embedding":
+            out = num(cfg.get("output_dim"), f"output_dim of {name!r}")
+            total += num(cfg.get("input_dim"), f"input_dim of {name!r}") * out
+        elif kind in PASS_THROUGH:
+            out = width
+        else:
+            if width is None:
+                raise bad(f"the input width of layer {name!r} cannot be told from "
+                          "config.json")
+            out = num(cfg.get("units"), f"the units of {name!r}")
+            if kind == "Dense":
+                total += out * (width + 1)
+            else:  # a bias of two rows (a GRU's reset_after) is the most any cell has
+                total += RECURRENT[kind] * out * (width + out + 2)
+        widths[name] = before = out
     return total
-
-
-def _params(layers: list[dict], path: Path) -> int:
-    """The weights a build_model network declares (as :func:`_build` will read them)."""
-    def dim(value) -> int:
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
-            else 0
-
-    emb = layers[1]["config"]
-    vocab, width = dim(emb.get("input_dim")), dim(emb.get("output_dim"))
-    total = vocab * width
-    for layer in layers:
-        if layer["class"] in GATES:
-            units = dim(layer["config"].get("units"))
-            total += GATES[layer["class"]] * units * (width + units + 2)
-            width = units
-    return total + width * vocab + vocab
 
 
 def check_budget(path: str | os.PathLike) -> None:
@@ -464,14 +578,13 @@ def check_budget(path: str | os.PathLike) -> None:
     path = Path(path)
     with _open(path) as zf:
         config = _read_json(zf, CONFIG, path)
-        blob = _weights_blob(zf, path, declared_weights(config, path))
-    with _open_h5(blob, path) as h5:
-        try:
-            _check_stored(h5, len(blob), path)
-        except (OSError, KeyError, TypeError, ValueError) as e:
-            if isinstance(e, KerasFileError):
-                raise
-            raise _fail(path, f"{WEIGHTS} is damaged ({type(e).__name__}: {e}).") from e
+        with _weights(zf, path, declared_weights(config, path)) as (h5, size):
+            try:
+                _check_stored(h5, size, path)
+            except (OSError, KeyError, TypeError, ValueError) as e:
+                if isinstance(e, KerasFileError):
+                    raise
+                raise _fail(path, f"{WEIGHTS} is damaged ({type(e).__name__}: {e}).") from e
 
 
 def load(path: str | os.PathLike, backend: bool = True, compile: bool = False,

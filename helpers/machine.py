@@ -162,7 +162,7 @@ def quiet_backend_start() -> None:
     to /dev/null; on the other backends, also the import of TensorFlow that Keras makes
     later by itself (:func:`_quiet_lazy_tensorflow`). Imports nothing once Keras is
     imported, and does nothing with ``TEXTGEN_VERBOSE_TF=1``."""
-    if os.environ.get("TEXTGEN_VERBOSE_TF"):
+    if os.environ.get("TEXTGEN_VERBOSE_TF", "0").strip() not in ("", "0"):
         return
     if "keras" not in sys.modules:
         with _quiet_fd2():

@@ -153,16 +153,32 @@ class RunDir:
         return any((self.path / n).exists() for n in RUN_FILES)
 
     # --- creating and locking ---------------------------------------------------------
-    def create(self) -> RunDir:
-        """Make the folder (and its parents), and nothing else: what is inside belongs to
-        whoever holds the lock (:meth:`lock`). A path that is a file, a link, a FIFO or
-        under a file is refused with one message (:func:`helpers.outputs.check_target`)."""
+    def check(self) -> RunDir:
+        """Refuse, touching nothing, a path that cannot be this run's folder: a file, a
+        link, a FIFO or a path under a file (:func:`helpers.outputs.check_target`); a
+        folder inside another run's folder (the outer run could no longer resume: its
+        folder would hold something not its own); a folder holding things not a run's.
+        :meth:`create` runs it; the command line runs it before reading the corpus."""
         from .outputs import OutputError, check_target
 
         try:
             check_target(self.path, "folder", flag="--run-dir")
         except OutputError as e:
             raise RunDirError(f"Cannot use it as a run folder: {e}") from None
+        for outer in Path(os.path.abspath(self.path)).parents:
+            if _is_run_folder(outer):
+                raise RunDirError(
+                    f"Cannot use {display_path(self.path)} as a run folder: it is inside the "
+                    f"run folder {display_path(outer)}, which could then no longer be "
+                    "resumed. Choose a --run-dir outside it.")
+        if self.path.is_dir():
+            self._refuse_foreign()
+        return self
+
+    def create(self) -> RunDir:
+        """Make the folder (and its parents), and nothing else: what is inside belongs to
+        whoever holds the lock (:meth:`lock`); :meth:`check` first."""
+        self.check()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as e:
@@ -174,7 +190,6 @@ class RunDir:
         if not self.path.is_dir():
             raise RunDirError(f"Cannot use {display_path(self.path)} as a run folder: it is a "
                               "file. Choose another --run-dir.")
-        self._refuse_foreign()
         return self
 
     def _refuse_foreign(self) -> None:
@@ -229,9 +244,11 @@ class RunDir:
         a killed write left are removed: with the lock held no other training can be
         writing here, so none of them is a live one's half-written checkpoint.
 
-        A run refused before its first write leaves nothing behind: a folder this call
-        made, holding only its ``.lock``, is removed again."""
-        made, emptied = not os.path.lexists(self.path), False
+        A run refused before its first write leaves nothing behind: the folders this call
+        made (the run's, and parents it needed), the run's holding only its ``.lock``, are
+        removed again."""
+        made = _first_missing(self.path)  # the outermost folder this call makes, if any
+        emptied = False
         self.create()
         fh = self._open_lock_file()
         try:
@@ -264,8 +281,7 @@ class RunDir:
             self._lock_fh = None
             fh.close()  # closing releases the lock
             if emptied:
-                with contextlib.suppress(OSError):  # another run may have come in meanwhile
-                    self.path.rmdir()
+                _remove_empty(self.path, made)
 
     # --- JSON files -----------------------------------------------------------------
     def _read_json(self, path: Path):
@@ -446,6 +462,35 @@ class RunDir:
         for name in names:
             shutil.move(str(self.path / name), str(dest / name))
         return dest
+
+
+def _is_run_folder(path: Path) -> bool:
+    """A folder a training has written to: its lock or state, and its settings or
+    vocabulary (one of these names alone, a ``config.json`` say, proves nothing)."""
+    return (any(os.path.lexists(path / n) for n in (LOCK_NAME, STATE))
+            and any(os.path.lexists(path / n) for n in (CONFIG, VOCAB)))
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost of ``path`` and its parents that does not exist yet (None: it does)."""
+    top, p = None, Path(os.path.abspath(path))
+    while not os.path.lexists(p) and p != p.parent:
+        top, p = p, p.parent
+    return top
+
+
+def _remove_empty(path: Path, top: Path) -> None:
+    """Remove ``path`` and its parents up to ``top`` while they are empty folders (another
+    run may have come in meanwhile: then its folder stays)."""
+    p = Path(os.path.abspath(path))
+    while True:
+        try:
+            p.rmdir()
+        except OSError:
+            return
+        if p == top or p == p.parent:
+            return
+        p = p.parent
 
 
 def _try_lock(fh) -> None:

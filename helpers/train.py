@@ -46,6 +46,7 @@ from .callbacks import (
     time_cosine_lr,
 )
 from .corpus_cache import EncodedCorpus, load_corpus
+from .documents import wrapped
 from .errors import TextgenError
 from .fused_rnn import fused_cpu_rnn
 from .model import CarryStateModel, RegularisedModel, build_model, config_of, count_params
@@ -167,7 +168,7 @@ def train(
     model_config: ModelConfig | dict | None = None,
     train_config: TrainConfig | dict | None = None,
     vocab: Vocab | None = None,
-    documents: bool = False,
+    documents: bool | None = None,
     resume: bool = True,
     resume_from: str = "last",
     prompt: str = "",
@@ -201,6 +202,8 @@ def train(
             the first start.
         vocab: defaults to a character vocabulary counted from ``text``.
         documents: ``text`` is documents wrapped in start/end tokens (postings, tweets).
+            ``None`` (the default): for a path, what the note ``corpus`` wrote beside it
+            says (:func:`helpers.documents.wrapped`); otherwise no.
         resume: continue the run in ``run_dir`` if there is one. ``False`` starts over
             and moves the old run's files to ``run_dir/previous/`` (nothing is deleted).
         resume_from: ``"last"`` (after the last finished epoch) or ``"best"`` (from
@@ -228,6 +231,11 @@ def train(
     _check_combination(tc, data_parallel)
     if not isinstance(text, (str, EncodedCorpus)):  # a path: missing or unreadable files
         text_files(text)  # are refused now too, before the run folder is made
+        documents = wrapped(text, documents)[0]  # and so is a note that cannot be trusted
+    elif documents is None:
+        documents = False
+    elif not isinstance(documents, bool):
+        raise TypeError(f"documents must be True or False, not {documents!r}")
     run = RunDir(run_dir)
     with run.lock():  # nothing in the folder is touched before this
         job = _prepare(run, text, vocab, model_config, tc, tc_asked, model_asked,
@@ -331,6 +339,8 @@ def _prepare(run: RunDir, text, vocab: Vocab | None, model_config, tc: TrainConf
         start = _pretrained(init_from, text, vocab, model_config, new_tokens, tc.precision)
         vocab = start.vocab
     corpus = text if isinstance(text, EncodedCorpus) else load_corpus(text, vocab)
+    if corpus.source is not None and not isinstance(text, EncodedCorpus):
+        print(f"Corpus: {len(corpus):,} tokens, {corpus.how}.")  # a path: cached or not
     vocab = vocab if vocab is not None else corpus.vocab
     train_ids, val = _splits(corpus.ids, tc, data_parallel)
     if point is not None:

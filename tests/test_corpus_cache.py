@@ -393,3 +393,90 @@ def test_count_tokens_of_a_folder_equals_counting_its_text(tmp_path, vocab):
         got = count_tokens(d, vocab, progress=False, chunk_bytes=chunk)
         assert got == expected and list(got) == list(expected), chunk  # first-seen order
     assert count_tokens(text, vocab) == expected
+
+
+# --- a cache entry that is not a regular file: encoded again, never read --------------
+
+_REENCODE = """
+import sys
+from pathlib import Path
+import numpy as np
+from helpers.corpus_cache import encode_corpus
+c = encode_corpus(Path(sys.argv[1]), cache_dir=sys.argv[2], progress=False)
+print(c.reused, np.asarray(c.ids).tolist() == [int(i) for i in sys.argv[3].split(",")])
+"""
+
+
+def _child(code: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``code`` in a child with a timeout: a read that blocks (a FIFO) fails the test
+    instead of hanging the suite."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
+                              text=True, timeout=timeout, env=env, cwd=str(ROOT))
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"hung for {timeout} s")
+
+
+def _plant(p: Path, kind: str) -> None:
+    p.unlink()
+    if kind == "fifo":
+        os.mkfifo(p)
+    elif kind == "dev-zero":
+        p.symlink_to("/dev/zero")
+    elif kind == "dangling-link":
+        p.symlink_to(p.parent / "nowhere")
+    else:
+        raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "dangling-link"])
+@pytest.mark.parametrize("entry", [".npy", ".json", ".vocab.json"])
+def test_a_cache_entry_that_is_no_regular_file_is_encoded_again(tmp_path, entry, kind):
+    f = tmp_path / "t.txt"
+    f.write_text(MIXED * 20, encoding="utf-8")
+    cache = tmp_path / "cache"
+    first = _encode(f, cache)
+    expected = ",".join(str(int(i)) for i in first.ids)
+    target = first.cache.with_name(first.cache.name.removesuffix(".npy") + entry)
+    del first
+    _plant(target, kind)
+    p = _child(_REENCODE, str(f), str(cache), expected)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["False", "True"]  # encoded again, the same ids
+    notes = p.stderr.strip().splitlines()
+    assert len(notes) == 1 and notes[0].startswith("note: ") and target.name in notes[0]
+    assert "again" in notes[0]
+    assert target.is_file() and not target.is_symlink()  # replaced by a real entry
+    assert _encode(f, cache).reused  # repaired for good
+
+
+def test_a_folder_in_place_of_a_cache_entry_is_refused(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text(MIXED * 20, encoding="utf-8")
+    cache = tmp_path / "cache"
+    npy = _encode(f, cache).cache
+    for entry in (npy, npy.with_suffix(".json")):
+        entry.unlink()
+        entry.mkdir()
+        with pytest.raises(CorpusError, match=f"{entry.name} is a folder.*remove it"):
+            _encode(f, cache)
+        entry.rmdir()
+    assert not _encode(f, cache).reused
+
+
+@pytest.mark.parametrize("reader", ["_npy_problem", "_ids_problem", "_map"])
+def test_each_reader_of_the_cached_array_refuses_a_fifo(tmp_path, reader):
+    """The readers themselves, not only the check before them: a FIFO swapped in between
+    is refused, not waited on."""
+    fifo = tmp_path / "x.npy"
+    os.mkfifo(fifo)
+    args = {"_npy_problem": "(p, 10, np.dtype('uint8'))",
+            "_ids_problem": "(p, 10, np.dtype('uint8'), 5)", "_map": "(p)"}[reader]
+    p = _child("import sys\nfrom pathlib import Path\nimport numpy as np\n"
+               "from helpers import corpus_cache\nfrom helpers.limits import InputRefused\n"
+               f"p = Path(sys.argv[1])\ntry:\n    print(corpus_cache.{reader}{args})\n"
+               "except InputRefused as e:\n    print('refused:', e)\n", str(fifo))
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.strip()
+    assert "FIFO" in out and ("cannot be read" in out or out.startswith("refused:")), out

@@ -242,3 +242,99 @@ def test_keras_path_refuses_code_in_the_file(tmp_path):
     for backend in (True, False):
         with pytest.raises(KerasFileError, match=r"^run: could not load lambda\.keras: "):
             kerasfile.load(path, backend=backend, where="run")
+
+
+# --- declared_weights: what Keras allocates, never less -----------------------------------
+def _keras_config(model) -> dict:
+    """config.json of ``model`` as Keras writes it into a .keras file."""
+    return json.loads(json.dumps(keras.saving.serialize_keras_object(model)))
+
+
+def _allocated(config: dict, monkeypatch) -> int:
+    """Weights Keras creates while it builds ``config`` (counted as each is added, so
+    that a build Keras abandons half-way counts too)."""
+    made = []
+    add_weight = keras.layers.Layer.add_weight
+
+    def counting(self, *args, **kwargs):
+        w = add_weight(self, *args, **kwargs)
+        made.append(int(np.prod(w.shape)))
+        return w
+
+    with monkeypatch.context() as m:
+        m.setattr(keras.layers.Layer, "add_weight", counting)
+        try:
+            keras.saving.deserialize_keras_object(json.loads(json.dumps(config)),
+                                                  safe_mode=True)  # it edits its input
+        except Exception:  # an inconsistent forgery: Keras gives up, after allocating
+            pass
+    return sum(made)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_declared_weights_never_undercount_what_keras_builds(seed, monkeypatch):
+    """A build_model network's config.json forged at random: build_configs dropped or
+    naming other widths, units and sizes changed. Keras builds each layer from its
+    build_config, or from the layer before when there is none; the count is never less
+    (it took a missing build_config's width as 0: Dense(10 M) counted 10 M weights)."""
+    from helpers.kerasfile import declared_weights
+
+    rng = np.random.default_rng(seed)
+    cell = ("lstm", "gru")[seed % 2]
+    config = _keras_config(build_model(ModelConfig(vocab_size=11, embed_dim=4, units=6,
+                                                   layers=2, cell=cell, dropout=0.1)))
+    honest = declared_weights(config)
+    assert honest >= _allocated(config, monkeypatch) > 0
+    for layer in config["config"]["layers"][1:]:
+        cfg = layer["config"]
+        if rng.random() < 0.5:
+            layer.pop("build_config", None)
+        elif rng.random() < 0.5 and "build_config" in layer:
+            layer["build_config"]["input_shape"][-1] = int(rng.integers(1, 40))
+        for key in ("units", "output_dim", "input_dim"):
+            if key in cfg and rng.random() < 0.4:
+                cfg[key] = int(rng.integers(1, 40))
+    assert declared_weights(config) >= _allocated(config, monkeypatch)
+
+
+def test_declared_weights_refuses_what_it_cannot_count(archive):
+    """Any layer kind but the ones build_model uses could allocate anything from its
+    settings; so could a build_config of another form, or a layer fed by no layer."""
+    from helpers.kerasfile import declared_weights
+
+    def forged(edit) -> dict:
+        cfg = json.loads(_members(archive)["config.json"])
+        edit(cfg["config"]["layers"])
+        return cfg
+
+    def conv(layers):
+        layers[2].update(class_name="Conv1D")
+
+    def nested(layers):
+        layers[2] = {"class_name": "Functional", "config": {"name": "inner", "layers": []},
+                     "inbound_nodes": layers[2]["inbound_nodes"]}
+
+    def shapes_dict(layers):
+        layers[-1]["build_config"] = {"shapes_dict": {"input_shape": [None, 10**9]}}
+
+    def orphan(layers):
+        layers[-1]["inbound_nodes"] = []
+
+    for edit, match in [(conv, "kind 'Conv1D'"), (nested, "kind 'Functional'"),
+                        (shapes_dict, "build_config"), (orphan, "exactly one layer")]:
+        with pytest.raises(KerasFileError, match=match):
+            declared_weights(forged(edit))
+    with pytest.raises(KerasFileError, match="functional or sequential"):
+        declared_weights({"class_name": "Custom>Model", "config": {"layers": []}})
+
+
+def test_declared_weights_of_a_sequential_model_counts_each_input_width():
+    from helpers.kerasfile import declared_weights
+
+    model = keras.Sequential([keras.Input((None, 7)), keras.layers.LSTM(5),
+                              keras.layers.Dense(1000)])
+    config = _keras_config(model)
+    assert declared_weights(config) >= model.count_params()
+    for layer in config["config"]["layers"]:
+        layer.pop("build_config", None)
+    assert declared_weights(config) >= 1000 * (5 + 1)

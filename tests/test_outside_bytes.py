@@ -305,6 +305,149 @@ def test_h5_array_declared_past_the_bytes_present_is_refused(tmp_path):
             fn(bundle / "model.keras")
 
 
+# --- a .keras file whose members inflate on trust ----------------------------------------
+
+_LOADER = (  # kerasfile.load in a child that reports its peak resident set, as _RUNNER
+    "import sys\n"
+    "from helpers import kerasfile\n"
+    "try:\n"
+    "    kerasfile.load(sys.argv[1], backend=sys.argv[2] == 'keras')\n"
+    "    print('loaded')\n"
+    "except kerasfile.KerasFileError as e:\n"
+    "    print('refused', e)\n"
+    "print('maxrss_kb', [int(x.split()[1]) for x in open('/proc/self/status') "
+    "if x.startswith('VmHWM:')][0])\n")
+
+
+def load_in_child(path: Path, backend: str, memory_gb: float = 4) -> tuple[str, int]:
+    """``kerasfile.load(path)`` (``backend``: "keras" or "numpy") in a child with an
+    address-space cap: (what it printed, peak RSS in MB)."""
+    p = subprocess.run([sys.executable, "-c", _LOADER, str(path), backend],
+                       capture_output=True, text=True, timeout=180, cwd=str(ROOT),
+                       env={**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": "torch"},
+                       preexec_fn=_limit_memory(memory_gb))
+    assert p.returncode == 0 and "maxrss_kb" in p.stdout, p.stderr[-2000:]
+    out, _, rss = p.stdout.rpartition("maxrss_kb")
+    return out.strip(), int(rss) // 1024
+
+
+def _bundle_with(dest: Path, weights, config_edit=None, level: int | None = None) -> Path:
+    """The tweets_char bundle with a model.keras whose model.weights.h5 is written by
+    ``weights(fh, real)`` (``real``: the true member's bytes), config.json edited by
+    ``config_edit``, deflated at ``level`` (None: stored, as Keras writes), and
+    meta.json's checksums updated to match."""
+    from helpers.textio import sha256_file
+
+    src = ROOT / "zoo" / "tweets_char"
+    dest.mkdir()
+    (dest / "vocab.json").write_bytes((src / "vocab.json").read_bytes())
+    with zipfile.ZipFile(src / "model.keras") as zf:
+        config = json.loads(zf.read("config.json"))
+        metadata = zf.read("metadata.json")
+        real = zf.read("model.weights.h5")
+    if config_edit:
+        config_edit(config)
+    model = dest / "model.keras"
+    how = dict(compression=zipfile.ZIP_STORED) if level is None else dict(
+        compression=zipfile.ZIP_DEFLATED, compresslevel=level)
+    with zipfile.ZipFile(model, "w", **how) as zf:
+        zf.writestr("config.json", json.dumps(config))
+        zf.writestr("metadata.json", metadata)
+        with zf.open("model.weights.h5", "w", force_zip64=True) as fh:
+            weights(fh, real)
+    meta = json.loads((src / "meta.json").read_text())
+    meta["sha256"] = {"model.keras": sha256_file(model),
+                      "vocab.json": sha256_file(dest / "vocab.json")}
+    (dest / "meta.json").write_text(json.dumps(meta))
+    return dest
+
+
+def _zeros_after(head: bool, total: int):
+    def write(fh, real):
+        if head:
+            fh.write(real)
+        for _ in range(total // (8 << 20)):
+            fh.write(bytes(8 << 20))
+    return write
+
+
+@pytest.mark.parametrize("head", [False, True], ids=["zeros", "hdf5-then-zeros"])
+def test_weights_zip_bomb_refused_before_inflating(tmp_path, head):
+    """model.weights.h5 of 1 GB of zeros in a 1 MB file (first the real weights, so that
+    its first bytes are HDF5's, or not): it used to be inflated whole into memory before
+    HDF5 refused it (3.2 GB resident for 1.5 GB); refused from the central directory."""
+    bundle = _bundle_with(tmp_path / "bomb", _zeros_after(head, 1 << 30), level=1)
+    assert (bundle / "model.keras").stat().st_size < 8 << 20
+    rc, err, rss = cli("sample", "--zoo", str(bundle), "--length", "5", timeout=120)
+    assert rss < 300, rss
+    assert_error(rc, err, "model.keras", "model.weights.h5", "inflates")
+    for backend in ("keras", "numpy"):
+        out, rss = load_in_child(bundle / "model.keras", backend)
+        assert rss < 300, (backend, rss)
+        assert out.startswith("refused") and "inflates" in out, out
+
+
+def test_big_weights_member_is_inflated_to_disk_not_memory(tmp_path):
+    """An honest 256 MB model.weights.h5 (the real weights, then random bytes no HDF5
+    object points at): it loads, and reading it costs no memory of its size (it used to
+    be read into memory whole, twice over while joined)."""
+    def write(fh, real):
+        fh.write(real)
+        rng = np.random.default_rng(0)
+        for _ in range(16):
+            fh.write(rng.bytes(16 << 20))
+
+    bundle = _bundle_with(tmp_path / "big", write)
+    rc, err, rss = cli("sample", "--zoo", str(bundle), "--length", "5", "--seed", "0",
+                       timeout=120)
+    assert rss < 200, rss
+    assert rc == 0, err
+
+
+def _dense_forgery(units: int):
+    """config.json: the output layer ``units`` wide, its build_config dropped (Keras
+    then takes its input width, 256, from the LSTM before it)."""
+    def edit(config):
+        dense = config["config"]["layers"][-1]
+        dense["config"]["units"] = units
+        del dense["build_config"]
+    return edit
+
+
+def _pad_weights(extra: int):
+    """The real weights plus an array of ``extra`` random bytes: room enough in the
+    file for a count that forgets the Dense input width, and incompressible."""
+    def write(fh, real):
+        import h5py
+
+        buf = io.BytesIO(real)
+        with h5py.File(buf, "r+") as h5:
+            h5.create_dataset("pad", data=np.random.default_rng(0).integers(
+                0, 256, extra, dtype=np.uint8))
+        fh.write(buf.getvalue())
+    return write
+
+
+def test_dense_without_build_config_is_counted_from_the_layer_before(tmp_path):
+    """Dense(10_000_000) with no build_config and 21 MB of padding: the count took its
+    input width as 0 (10 M weights, room enough), while Keras builds 256 x 10 M
+    (10 GB); refused now, by one count for both loaders, before Keras builds it."""
+    from helpers.kerasfile import KerasFileError, check_budget, load_engine
+
+    bundle = _bundle_with(tmp_path / "dense", _pad_weights(21_000_000),
+                          _dense_forgery(10_000_000))
+    counts = []
+    for fn in (check_budget, load_engine):
+        with pytest.raises(KerasFileError, match="declares") as e:
+            fn(bundle / "model.keras")
+        counts.append(str(e.value).split("declares ")[1].split()[0])
+    assert counts[0] == counts[1], counts
+    assert int(counts[0].replace(",", "")) >= 256 * 10_000_000
+    out, rss = load_in_child(bundle / "model.keras", "keras")
+    assert rss < 400, rss
+    assert out.startswith("refused") and "declares" in out, out
+
+
 # --- downloads without a length --------------------------------------------------------
 
 

@@ -148,7 +148,7 @@ def test_a_training_refused_inside_the_lock_leaves_no_folder_behind(capsys, tmp_
         code, errors = _cli(capsys, "train", blob, "--run-dir", run, "--init-from",
                             "shakespeare_char", "--epochs", "1")
         assert code == 2 and len(errors) == 1 and "binary" in errors[0]
-    assert not run.exists() and (tmp_path / "new").is_dir()
+    assert not (tmp_path / "new").exists()  # nor the parent it made for it
 
 
 def test_a_refused_resume_keeps_the_run_folder(tmp_path, sonnets):
@@ -158,3 +158,69 @@ def test_a_refused_resume_keeps_the_run_folder(tmp_path, sonnets):
     with pytest.raises(ValueError, match="cannot change when resuming"):
         train(sonnets[:6000], run, {**TINY_MODEL, "units": 16}, TINY)
     assert sorted(os.listdir(run)) == before
+
+
+# --- the second cold round: each a class, each test failing before its fix ----------------
+
+def test_a_run_folder_inside_another_run_is_refused_and_the_outer_run_resumes(capsys, tmp_path,
+                                                                             corpus):
+    outer = tmp_path / "outer"
+    train(corpus.read_text(encoding="utf-8"), outer, TINY_MODEL, TINY)
+    before = sorted(os.listdir(outer))
+    for inner in (outer / "sub", outer / "a" / "b"):
+        code, errors = _cli(capsys, "train", corpus, "--run-dir", inner, "--epochs", "1")
+        assert code == 2 and len(errors) == 1 and "inside the run folder" in errors[0]
+    assert sorted(os.listdir(outer)) == before
+    train(corpus.read_text(encoding="utf-8"), outer, TINY_MODEL, {**TINY, "epochs": 2})
+    assert RunDir(outer).read_state()["epoch"] == 2
+
+
+def test_a_config_json_above_a_run_folder_is_not_a_run(tmp_path, corpus):
+    (tmp_path / "config.json").write_text("{}")  # a project's own settings, say
+    train(corpus.read_text(encoding="utf-8"), tmp_path / "run", TINY_MODEL, TINY)
+    assert (tmp_path / "run" / "best.keras").exists()
+
+
+def test_a_refused_training_removes_every_folder_it_made(capsys, tmp_path):
+    run = tmp_path / "a" / "b" / "run"
+    with pytest.raises(ValueError, match="too small"):
+        train("tiny text", run, TINY_MODEL, TINY)
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_run_folder_is_checked_before_the_corpus_is_read(capsys, tmp_path):
+    blob = tmp_path / "blob.txt"
+    blob.write_bytes(bytes(range(256)) * 64)  # would be refused as binary, when read
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    code, errors = _cli(capsys, "train", blob, "--run-dir", theirs)
+    assert code == 2 and "is not a run folder" in errors[0]
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["corpus", "text", "{corpus}", "--out", "{tmp}/c.txt", "--max-chars", "0"], "--max-chars"),
+    (["corpus", "text", "{corpus}", "--out", "{tmp}/c.txt", "--max-chars", "-1"], "--max-chars"),
+    (["corpus", "gutenberg", "abc", "--out", "{tmp}/c.txt"], "book ids are numbers"),
+    (["train", "{corpus}", "--run-dir", "{tmp}/r", "--init-from", ""], "--init-from needs"),
+    (["sample", "--out", ""], "an empty path"),
+])
+def test_empty_or_impossible_values_are_refused_not_ignored(capsys, tmp_path, corpus, argv, says):
+    argv = [a.format(corpus=corpus, tmp=tmp_path) for a in argv]
+    code, errors = _cli(capsys, *argv)
+    assert code == 2 and len(errors) == 1 and says in errors[0]
+    assert not (tmp_path / "c.txt").exists() and not (tmp_path / "r").exists()
+
+
+def test_a_greedy_sample_says_greedy_not_a_temperature(capsys):
+    assert cli.main(["sample", "--greedy", "-t", "2", "--length", "5"]) == 0
+    heads = [x for x in capsys.readouterr().out.splitlines() if x.startswith("--- sample")]
+    assert heads and all("greedy" in h and "temperature" not in h for h in heads)
+
+
+def test_evaluate_scores_a_folder_as_train_reads_one(capsys, tmp_path, corpus):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.txt").write_text(corpus.read_text(encoding="utf-8")[:2000], encoding="utf-8")
+    assert cli.main(["evaluate", "--zoo", "shakespeare_char", str(folder)]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"] > 1000
