@@ -223,19 +223,24 @@ def test_read_capped_stops_past_the_budget():
 # --- a forged .keras file --------------------------------------------------------------
 
 
+def _tweets_bundle_start(dest: Path) -> tuple[dict, bytes, bytes, dict]:
+    """A new bundle folder ``dest`` with tweets_char's vocabulary, the three members of
+    tweets_char's model.keras (config.json parsed) and its meta.json, for a forgery."""
+    src = ROOT / "zoo" / "tweets_char"
+    dest.mkdir()
+    (dest / "vocab.json").write_bytes((src / "vocab.json").read_bytes())
+    with zipfile.ZipFile(src / "model.keras") as zf:
+        return (json.loads(zf.read("config.json")), zf.read("metadata.json"),
+                zf.read("model.weights.h5"), json.loads((src / "meta.json").read_text()))
+
+
 def _forged_bundle(dest: Path, vocab_size: int = 25_000_000, h5_huge: bool = False) -> Path:
     """The tweets_char bundle with a model.keras of a few KB whose config.json declares a
     ``vocab_size`` x width embedding (6.4 GB at the default), meta.json's checksum
     updated to match (meta.json is outside input too)."""
     import h5py
 
-    src = ROOT / "zoo" / "tweets_char"
-    dest.mkdir()
-    (dest / "vocab.json").write_bytes((src / "vocab.json").read_bytes())
-    with zipfile.ZipFile(src / "model.keras") as zf:
-        config = json.loads(zf.read("config.json"))
-        metadata = zf.read("metadata.json")
-        weights = zf.read("model.weights.h5")
+    config, metadata, weights, meta = _tweets_bundle_start(dest)
     width = None
     for layer in config["config"]["layers"]:
         if layer["class_name"] == "Embedding":
@@ -256,7 +261,6 @@ def _forged_bundle(dest: Path, vocab_size: int = 25_000_000, h5_huge: bool = Fal
         zf.writestr("config.json", json.dumps(config))
         zf.writestr("metadata.json", metadata)
         zf.writestr("model.weights.h5", blob)
-    meta = json.loads((src / "meta.json").read_text())
     from helpers.textio import sha256_file
 
     meta["sha256"] = {"model.keras": sha256_file(model),
@@ -338,13 +342,7 @@ def _bundle_with(dest: Path, weights, config_edit=None, level: int | None = None
     meta.json's checksums updated to match."""
     from helpers.textio import sha256_file
 
-    src = ROOT / "zoo" / "tweets_char"
-    dest.mkdir()
-    (dest / "vocab.json").write_bytes((src / "vocab.json").read_bytes())
-    with zipfile.ZipFile(src / "model.keras") as zf:
-        config = json.loads(zf.read("config.json"))
-        metadata = zf.read("metadata.json")
-        real = zf.read("model.weights.h5")
+    config, metadata, real, meta = _tweets_bundle_start(dest)
     if config_edit:
         config_edit(config)
     model = dest / "model.keras"
@@ -355,7 +353,6 @@ def _bundle_with(dest: Path, weights, config_edit=None, level: int | None = None
         zf.writestr("metadata.json", metadata)
         with zf.open("model.weights.h5", "w", force_zip64=True) as fh:
             weights(fh, real)
-    meta = json.loads((src / "meta.json").read_text())
     meta["sha256"] = {"model.keras": sha256_file(model),
                       "vocab.json": sha256_file(dest / "vocab.json")}
     (dest / "meta.json").write_text(json.dumps(meta))
