@@ -489,36 +489,15 @@ def declared_weights(config: dict, path: str | os.PathLike = "model.keras") -> i
       may name another input width: the larger of the two is counted; any other way of
       building (``shapes_dict``) is refused."""
     path = Path(path)
-
-    def bad(why: str) -> KerasFileError:
-        return _fail(path, f"{why}; the file is damaged or forged, or holds a network "
-                           "this package does not build. Refusing it before building it.")
-
-    def num(value, what: str) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise bad(f"config.json gives {what} as {value!r}")
-        return value
-
-    def built_width(layer: dict, name: str) -> int | None:
-        """The input width ``build_config`` builds the layer with (None: not given)."""
-        build = layer.get("build_config")
-        if build is None or build == {}:
-            return None
-        shape = build.get("input_shape") if isinstance(build, dict) else None
-        if not isinstance(build, dict) or set(build) != {"input_shape"} or not (
-                isinstance(shape, list) and shape):
-            raise bad(f"layer {name!r} has a build_config this reader cannot size "
-                      f"({str(build)[:80]})")
-        return None if shape[-1] is None else num(shape[-1], f"the input shape of {name!r}")
-
     if not isinstance(config, dict) or config.get("class_name") not in (
             "Functional", "Sequential") or not isinstance(config.get("config"), dict):
         kind = config.get("class_name") if isinstance(config, dict) else None
-        raise bad(f"config.json holds a {kind!r} model, not a functional or sequential one")
+        raise _bad(path, f"config.json holds a {kind!r} model, not a functional or "
+                         "sequential one")
     chain = config["class_name"] == "Sequential"
     layers = config["config"].get("layers")
     if not isinstance(layers, list) or not layers:
-        raise bad("config.json has no list of layers")
+        raise _bad(path, "config.json has no list of layers")
     widths: dict[str, int | None] = {}  # each layer's output width, by name
     total, before = 0, None
     for i, layer in enumerate(layers):
@@ -526,47 +505,86 @@ def declared_weights(config: dict, path: str | os.PathLike = "model.keras") -> i
         kind = kind if isinstance(kind, str) else repr(kind)
         cfg = layer.get("config") if isinstance(layer, dict) else None
         if not isinstance(cfg, dict):
-            raise bad(f"layer {i} of config.json has no settings")
+            raise _bad(path, f"layer {i} of config.json has no settings")
         name = cfg.get("name", layer.get("name"))
         if not isinstance(name, str) or name in widths:
-            raise bad(f"layer {i} of config.json has no name or a repeated one ({name!r})")
+            raise _bad(path, f"layer {i} of config.json has no name or a repeated one "
+                             f"({name!r})")
         if kind == "InputLayer":
             shape = cfg.get("batch_shape")
             width = shape[-1] if isinstance(shape, list) and shape else None
-            widths[name] = before = None if width is None else num(
-                width, f"the input shape of {name!r}")
+            widths[name] = before = None if width is None else _num(
+                path, width, f"the input shape of {name!r}")
             continue
         if not (kind in RECURRENT or kind in PASS_THROUGH or kind in ("Embedding", "Dense")):
-            raise bad(f"config.json has a layer {name!r} of kind {kind!r}, whose weights "
-                      "this reader cannot count")
-        if chain:
-            if i == 0:
-                raise bad(f"the first layer {name!r} has no input")
-            width = before
-        else:
-            inbound = _inbound(layer)
-            if len(inbound) != 1 or inbound[0] not in widths:
-                raise bad(f"layer {name!r} does not read exactly one layer before it "
-                          f"({inbound!r})")
-            width = widths[inbound[0]]
-        built = built_width(layer, name)
-        width = built if width is None else width if built is None else max(width, built)
-        if kind == "Embedding":
-            out = num(cfg.get("output_dim"), f"output_dim of {name!r}")
-            total += num(cfg.get("input_dim"), f"input_dim of {name!r}") * out
-        elif kind in PASS_THROUGH:
-            out = width
-        else:
-            if width is None:
-                raise bad(f"the input width of layer {name!r} cannot be told from "
-                          "config.json")
-            out = num(cfg.get("units"), f"the units of {name!r}")
-            if kind == "Dense":
-                total += out * (width + 1)
-            else:  # a bias of two rows (a GRU's reset_after) is the most any cell has
-                total += RECURRENT[kind] * out * (width + out + 2)
-        widths[name] = before = out
+            raise _bad(path, f"config.json has a layer {name!r} of kind {kind!r}, whose "
+                             "weights this reader cannot count")
+        width = _input_width(path, layer, name, before if chain else None, widths, chain, i)
+        weights, widths[name] = _layer_weights(path, kind, cfg, name, width)
+        total, before = total + weights, widths[name]
     return total
+
+
+def _bad(path: Path, why: str) -> KerasFileError:
+    return _fail(path, f"{why}; the file is damaged or forged, or holds a network this "
+                       "package does not build. Refusing it before building it.")
+
+
+def _num(path: Path, value, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _bad(path, f"config.json gives {what} as {value!r}")
+    return value
+
+
+def _input_width(path: Path, layer: dict, name: str, before: int | None,
+                 widths: dict[str, int | None], chain: bool, i: int) -> int | None:
+    """The width a layer reads: its one input's output width (the layer before, in a
+    Sequential chain), or what its ``build_config`` builds it with, the larger of the
+    two where both are given (None: neither tells)."""
+    if chain:
+        if i == 0:
+            raise _bad(path, f"the first layer {name!r} has no input")
+        width = before
+    else:
+        inbound = _inbound(layer)
+        if len(inbound) != 1 or inbound[0] not in widths:
+            raise _bad(path, f"layer {name!r} does not read exactly one layer before it "
+                             f"({inbound!r})")
+        width = widths[inbound[0]]
+    built = _built_width(path, layer, name)
+    return built if width is None else width if built is None else max(width, built)
+
+
+def _built_width(path: Path, layer: dict, name: str) -> int | None:
+    """The input width ``build_config`` builds the layer with (None: not given)."""
+    build = layer.get("build_config")
+    if build is None or build == {}:
+        return None
+    shape = build.get("input_shape") if isinstance(build, dict) else None
+    if not isinstance(build, dict) or set(build) != {"input_shape"} or not (
+            isinstance(shape, list) and shape):
+        raise _bad(path, f"layer {name!r} has a build_config this reader cannot size "
+                         f"({str(build)[:80]})")
+    return None if shape[-1] is None else _num(path, shape[-1],
+                                               f"the input shape of {name!r}")
+
+
+def _layer_weights(path: Path, kind: str, cfg: dict, name: str, width: int | None
+                   ) -> tuple[int, int | None]:
+    """The weights one layer allocates, and its output width."""
+    if kind == "Embedding":
+        out = _num(path, cfg.get("output_dim"), f"output_dim of {name!r}")
+        return _num(path, cfg.get("input_dim"), f"input_dim of {name!r}") * out, out
+    if kind in PASS_THROUGH:
+        return 0, width
+    if width is None:
+        raise _bad(path, f"the input width of layer {name!r} cannot be told from "
+                         "config.json")
+    out = _num(path, cfg.get("units"), f"the units of {name!r}")
+    if kind == "Dense":
+        return out * (width + 1), out
+    # a bias of two rows (a GRU's reset_after) is the most any cell has
+    return RECURRENT[kind] * out * (width + out + 2), out
 
 
 def check_budget(path: str | os.PathLike) -> None:
