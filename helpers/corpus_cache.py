@@ -187,11 +187,9 @@ def count_tokens(source: str | os.PathLike, vocab: Vocab, *, progress: bool = Tr
         return dict(Counter(vocab.tokenize(read_texts(src, suffixes, separator))))
     files = text_files(src, suffixes)
     counter = counter_for(vocab, word_level=False)
-    bar = ByteProgress(sum(f.stat().st_size for f in files), f"counting {src.name}", progress)
-    try:
+    total = sum(f.stat().st_size for f in files)
+    with ByteProgress(total, f"counting {src.name}", progress) as bar:
         stream(src, files, counter, chunk_bytes, separator, bar)
-    finally:
-        bar.close()
     return counter.total()
 
 
@@ -363,8 +361,6 @@ def _vocab_spec(vocab: Vocab | None, word_level: bool, max_words: int, min_count
     return {"kind": "char", "min_count": min_count}
 
 
-
-
 def _cached(npy: Path, meta_p: Path, vocab_p: Path, key: dict, vocab: Vocab | None
             ) -> tuple[np.ndarray, Vocab] | None:
     problem = _entry_problem((npy, meta_p, vocab_p))
@@ -453,8 +449,7 @@ def encode_corpus(
     plan = None
     if vocab is None:  # first pass: count the vocabulary
         vocab, plan = _count_vocab(src, files, word_level, max_words, min_count, chunk_bytes,
-                                   separator, ByteProgress(total, f"counting {src.name}",
-                                                           progress))
+                                   separator, total, progress)
     try:
         n = _write(src, files, plan, vocab, npy, chunk_bytes, separator, suffixes, total,
                    progress)
@@ -485,15 +480,13 @@ def _cache_files(src: Path, spec: dict, separator: str, suffixes: tuple[str, ...
 
 
 def _count_vocab(src: Path, files: list[Path], word_level: bool, max_words: int,
-                 min_count: int, chunk_bytes: int, separator: str, bar: ByteProgress
-                 ) -> tuple[Vocab, dict[Path, str]]:
+                 min_count: int, chunk_bytes: int, separator: str, total: int,
+                 progress: bool) -> tuple[Vocab, dict[Path, str]]:
     """The first pass: the vocabulary counted from the corpus (the rule from counts to a
     vocabulary is the vocabulary's own), and the codec each file decoded with."""
     counter = counter_for(None, word_level)
-    try:
+    with ByteProgress(total, f"counting {src.name}", progress) as bar:
         plan = stream(src, files, counter, chunk_bytes, separator, bar)
-    finally:
-        bar.close()
     counts = counter.total()
     vocab = (WordVocab.from_counts(counts, max_words, min_count) if word_level
              else CharVocab.from_counts(counts, min_count))
@@ -509,14 +502,11 @@ def _write(src: Path, files: list[Path], plan: dict[Path, str] | None, vocab: Vo
         fh.write(header)  # a placeholder: the length is known at the end
         if streamable(vocab):
             writer = IdWriter(fh, vocab, len(header))
-            bar = ByteProgress(total, f"encoding {src.name}", progress)
-            try:
+            with ByteProgress(total, f"encoding {src.name}", progress) as bar:
                 # the second pass reads only the files the first one kept, with their codec
                 stream(src, files if plan is None else list(plan), writer, chunk_bytes,
-                        separator, bar, plan)
+                       separator, bar, plan)
                 writer.finish()
-            finally:
-                bar.close()
             n = writer.n
         else:
             ids = vocab.encode(read_texts(src, suffixes, separator), errors="unk")

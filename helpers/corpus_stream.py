@@ -201,7 +201,7 @@ class IdWriter(Sink):
 
 
 class ByteProgress:
-    """Progress in bytes read (a tqdm bar, or nothing)."""
+    """Progress in bytes read (a tqdm bar, or nothing); ``with`` closes it."""
 
     def __init__(self, total: int, desc: str, show: bool):
         self.bar = None
@@ -218,6 +218,12 @@ class ByteProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+    def __enter__(self) -> ByteProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def stream(src: Path, files: list[Path], sink: Sink, chunk_bytes: int, separator: str,

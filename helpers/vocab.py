@@ -261,9 +261,7 @@ class CharVocab(Vocab):
     ) -> CharVocab:
         """Build from a corpus. Characters seen fewer than ``min_count`` times (or
         beyond the ``max_size`` most frequent) become the unknown token."""
-        if not text:
-            raise CorpusError("Cannot build a vocabulary from an empty corpus.")
-        return cls.from_counts(Counter(text), min_count, max_size, specials)
+        return cls.from_counts(Counter(text), min_count, max_size, specials)  # refuses ""
 
     @classmethod
     def from_counts(
