@@ -273,7 +273,6 @@ def cmd_train(args) -> int:
     # run on this corpus, or read into memory (TEXTGEN_CORPUS_CACHE=0)
     corpus = load_corpus(Path(args.corpus), word_level=vc.word_level,
                          max_words=vc.max_words, min_count=vc.min_count)
-    vocab = corpus.vocab
     print(f"# corpus ready in {time.perf_counter() - t0:.2f} s: {len(corpus):,} tokens, "
           f"{corpus.how}", file=sys.stderr, flush=True)
     if recipe is not None:
@@ -281,9 +280,8 @@ def cmd_train(args) -> int:
               file=sys.stderr, flush=True)
         for note in notes:
             print(f"# note: {note}", file=sys.stderr, flush=True)
-    r = train(corpus, args.run_dir, mc, tc, vocab=vocab,
-              documents=documents, resume=not args.fresh,
-              resume_from=args.resume_from, prompt=args.prompt)
+    r = train(corpus, args.run_dir, mc, tc, documents=documents, resume=not args.fresh,
+              resume_from=args.resume_from, prompt=args.prompt)  # the corpus's vocabulary
     print(r)
     return 0
 

@@ -12,16 +12,16 @@ through the cache of :func:`encode_corpus` (or read into memory with
 command, :func:`helpers.train.train` and fine-tuning (:func:`count_tokens` counts the
 corpus that a pretrained vocabulary grows from) all go through it.
 
-:func:`encode_corpus` reads the corpus a few MB at a time (:mod:`helpers.corpus_stream`) and decodes each file
-incrementally by the rules of :func:`helpers.textio.read_texts` (the codecs of
-:func:`helpers.textio.text_codecs`; ``\\r\\n`` and ``\\r`` become ``\\n``; binary and
-blank files are refused, or skipped inside a folder; a folder's files are joined by a
-blank line; the files of :func:`helpers.textio.text_files`). Without a vocabulary it
-counts one in a first pass (``CharVocab.from_counts`` / ``WordVocab.from_counts``, the
-rule of ``build``); a second pass writes the ids to a ``.npy`` file (temporary file +
-rename, so a killed run leaves nothing half-written). The result's ``ids`` is a
-read-only memory map: training cuts its windows straight from the file and the operating
-system keeps only the pages it reads.
+:func:`encode_corpus` reads the corpus a few MB at a time (:mod:`helpers.corpus_stream`)
+and decodes each file incrementally by the rules of :func:`helpers.textio.read_texts`
+(the codecs of :func:`helpers.textio.text_codecs`; ``\\r\\n`` and ``\\r`` become
+``\\n``; binary and blank files are refused, or skipped inside a folder; a folder's
+files are joined by a blank line; the files of :func:`helpers.textio.text_files`).
+Without a vocabulary it counts one in a first pass (``CharVocab.from_counts`` /
+``WordVocab.from_counts``, the rule of ``build``); a second pass writes the ids to a
+``.npy`` file (temporary file + rename, so a killed run leaves nothing half-written).
+The result's ``ids`` is a read-only memory map: training cuts its windows straight from
+the file and the operating system keeps only the pages it reads.
 
 The file is kept in :func:`helpers.paths.encoded` with a JSON note beside it (every
 file's absolute path, size, modification time, inode and SHA-256 of its whole content,

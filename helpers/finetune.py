@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +94,7 @@ def grow_vocab(vocab: Vocab, text: str | Mapping[str, int], new_tokens: str = "a
     Old ids never move, so the pretrained weights keep their meaning."""
     if new_tokens not in NEW_TOKENS:
         raise ValueError(f"new_tokens must be one of {NEW_TOKENS}, not {new_tokens!r}")
-    counts = Counter(vocab.tokenize(text)) if isinstance(text, str) else text
+    counts = count_tokens(text, vocab) if isinstance(text, str) else text
     missing = {t: n for t, n in counts.items() if t not in vocab.index}
     added: list[str] = []
     if new_tokens == "add":

@@ -20,7 +20,8 @@ or run a filter.
 
 Nothing in it is allocated on trust either. :func:`check_budget` (which
 :func:`load_engine` runs, and :func:`load` runs before ``keras.models.load_model``)
-refuses, before any array is made: a file that is not regular or is over :data:`helpers.limits.MAX_MODEL_BYTES`;
+refuses, before any array is made: a file that is not regular or is over
+:data:`helpers.limits.MAX_MODEL_BYTES`;
 members whose declared or inflated size is over budget, or that inflate to more than
 :data:`MAX_INFLATION` times what they store (Keras reads ``model.weights.h5`` whole into
 memory; weights barely compress, zeros a thousandfold); a ``config.json`` whose layers
@@ -519,7 +520,7 @@ def declared_weights(config: dict, path: str | os.PathLike = "model.keras") -> i
         if not (kind in RECURRENT or kind in PASS_THROUGH or kind in ("Embedding", "Dense")):
             raise _bad(path, f"config.json has a layer {name!r} of kind {kind!r}, whose "
                              "weights this reader cannot count")
-        width = _input_width(path, layer, name, before if chain else None, widths, chain, i)
+        width = _input_width(path, layer, name, before, widths, chain, i)
         weights, widths[name] = _layer_weights(path, kind, cfg, name, width)
         total, before = total + weights, widths[name]
     return total
